@@ -1,0 +1,212 @@
+"""The faust app: its topics and the two agents. Wiring only; the logic lives elsewhere.
+
+    kong-logs ──enrich agent──► ai-traces ──sink agent──► Litefuse
+         └──► kong-logs.dlq                    └──► ai-traces.dlq
+
+``faust -A pipeline.app worker`` works (``app`` is built from the environment on first use);
+``kong-litefuse worker`` does the same with our defaults.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
+
+import faust
+from faust.types import EventT, StreamT
+
+from pipeline import metrics
+from pipeline.delivery.deadletter import DeadLetter, dead_letter_headers
+from pipeline.enrich import EnrichOptions, Skipped, enrich
+from pipeline.enrich.privacy import redact_bytes
+from pipeline.kong import RecordError, parse_records
+from pipeline.settings import Settings, load_settings
+from pipeline.sinks import Sink, SinkAuthError, SinkError, WriteResult, build_sink
+from pipeline.trace import SourceRef, Trace
+
+log = logging.getLogger("pipeline")
+logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per request is noise
+
+# Back-off while the sink cannot deliver: the agent holds its batch (nothing is acknowledged,
+# so nothing is committed) and faust stops fetching once its buffers are full.
+OUTAGE_BACKOFF_CAP_SECONDS = 30.0
+
+
+def faust_broker_url(bootstrap_servers: str) -> str:
+    return "kafka://" + ";".join(s.strip() for s in bootstrap_servers.split(","))
+
+
+def enrich_options(settings: Settings) -> EnrichOptions:
+    return EnrichOptions(
+        environment=settings.langfuse_environment,
+        release=settings.langfuse_release,
+        trace_name=settings.trace_name,
+    )
+
+
+def create_app(
+    settings: Settings,
+    sink: Sink | None = None,
+    on_delivered: Callable[[Sequence[Trace], WriteResult], None] | None = None,
+) -> faust.App:
+    """Build the app. ``sink`` and ``on_delivered`` let the demo watch what is delivered."""
+    if not settings.kafka_bootstrap_servers:
+        raise ValueError("KAFKA_BOOTSTRAP_SERVERS is not set")
+    app = faust.App(
+        settings.consumer_group,
+        broker=faust_broker_url(settings.kafka_bootstrap_servers),
+        broker_session_timeout=settings.kafka_session_timeout_seconds,
+        broker_heartbeat_interval=settings.kafka_heartbeat_interval_seconds,
+        broker_commit_interval=1.0,
+        consumer_auto_offset_reset="earliest",
+        topic_partitions=settings.topic_partitions,
+        topic_replication_factor=settings.topic_replication_factor,
+        topic_allow_declare=False,  # topics are created explicitly (`kong-litefuse topics`)
+        key_serializer="raw",
+        value_serializer="raw",
+        store="memory://",
+        web_enabled=True,
+        web_bind=settings.worker_web_host,
+        web_host=settings.worker_web_host,
+        web_port=settings.worker_web_port,
+        worker_redirect_stdouts=False,
+    )
+    kong_topic = app.topic(settings.kong_log_topic, value_type=bytes, key_type=bytes)
+    traces_topic = app.topic(settings.traces_topic, value_type=bytes, key_type=bytes)
+    dead_letters = app.topic(settings.dead_letter_topic, value_type=bytes, key_type=bytes)
+    sink_dead_letters = app.topic(
+        settings.traces_dead_letter_topic, value_type=bytes, key_type=bytes
+    )
+    options = enrich_options(settings)
+    the_sink = sink or build_sink(settings)
+
+    async def dead_letter(topic: faust.TopicT, letter: DeadLetter) -> None:
+        metrics.dead_letters.labels(letter.stage, metrics.reason_label(letter.reason)).inc()
+        log.warning(
+            "dead letter (%s) %s[%s]@%s: %s",
+            letter.stage,
+            letter.source_topic,
+            letter.source_partition,
+            letter.source_offset,
+            letter.reason,
+        )
+        await topic.send(
+            key=letter.key, value=redact_bytes(letter.value), headers=dead_letter_headers(letter)
+        )
+
+    async def enrich_event(event: EventT[bytes]) -> None:
+        message = event.message
+        raw: bytes = message.value or b""
+        metrics.records_consumed.inc()
+        try:
+            records = parse_records(raw)
+        except RecordError as exc:
+            await dead_letter(dead_letters, DeadLetter.from_message("enrich", str(exc), message))
+            return
+        for index, record in enumerate(records):
+            source = SourceRef(
+                topic=message.topic,
+                partition=message.partition,
+                offset=message.offset,
+                index=index,
+            )
+            try:
+                result = enrich(record, options, source)
+            except RecordError as exc:
+                await dead_letter(
+                    dead_letters, DeadLetter.from_message("enrich", str(exc), message, index)
+                )
+                continue
+            except Exception as exc:  # a bug must cost one record, not the pipeline
+                log.exception("enrichment failed at %s@%s", message.partition, message.offset)
+                reason = f"internal error: {type(exc).__name__}: {exc}"
+                await dead_letter(
+                    dead_letters, DeadLetter.from_message("enrich", reason, message, index)
+                )
+                continue
+            if isinstance(result, Skipped):
+                metrics.records_skipped.labels(result.reason).inc()
+                continue
+            metrics.traces_published.labels(result.metadata.get("provider", "unknown")).inc()
+            await traces_topic.send(key=result.id.encode(), value=result.to_json())
+
+    @app.agent(kong_topic, name="enrich")
+    async def enrich_agent(stream: StreamT[bytes]) -> AsyncIterator[None]:
+        async for event in stream.events():
+            await enrich_event(event)
+            yield None
+
+    async def deliver(traces: list[Trace]) -> WriteResult:
+        """Deliver until it works: the batch stays unacknowledged while Litefuse is down."""
+        delay = 1.0
+        while True:
+            try:
+                return await the_sink.write(traces)
+            except SinkAuthError as exc:
+                log.error("%s — paused; retrying in %.0fs", exc, OUTAGE_BACKOFF_CAP_SECONDS)
+                await asyncio.sleep(OUTAGE_BACKOFF_CAP_SECONDS)
+            except SinkError as exc:
+                log.error("%s — holding %d traces; retrying in %.0fs", exc, len(traces), delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, OUTAGE_BACKOFF_CAP_SECONDS)
+
+    @app.agent(traces_topic, name="sink")
+    async def sink_agent(stream: StreamT[bytes]) -> AsyncIterator[None]:
+        batches = stream.take_events(  # type: ignore[attr-defined]  # missing from StreamT
+            settings.sink_batch_size, within=settings.sink_flush_interval_seconds
+        )
+        async for events in batches:
+            traces: list[Trace] = []
+            for event in events:
+                try:
+                    traces.append(Trace.from_json(event.message.value or b""))
+                except ValueError as exc:
+                    reason = f"invalid trace: {str(exc).splitlines()[0]}"
+                    await dead_letter(
+                        sink_dead_letters, DeadLetter.from_message("sink", reason, event.message)
+                    )
+            if traces:
+                result = await deliver(traces)
+                for rejected in result.rejected:
+                    await dead_letter(
+                        sink_dead_letters,
+                        DeadLetter.for_trace(rejected.trace, rejected.status, rejected.reason),
+                    )
+                if on_delivered is not None:
+                    on_delivered(traces, result)
+            yield None
+
+    @app.page("/metrics")
+    async def metrics_page(web: Any, request: Any) -> Any:
+        from prometheus_client import generate_latest
+
+        # aiohttp refuses a charset in content_type; the exposition format is UTF-8 anyway.
+        return web.bytes(
+            generate_latest(metrics.REGISTRY), content_type="text/plain; version=0.0.4"
+        )
+
+    @app.page("/healthz")
+    async def healthz(web: Any, request: Any) -> Any:
+        return web.json({"status": "ok"})
+
+    @app.page("/readyz")
+    async def readyz(web: Any, request: Any) -> Any:
+        ready = app.consumer is not None and bool(app.consumer.assignment())
+        return web.json({"ready": ready}, status=200 if ready else 503)
+
+    return app
+
+
+_app: faust.App | None = None
+
+
+def __getattr__(name: str) -> Any:
+    # `faust -A pipeline.app worker` looks up `app` here; build it only then.
+    global _app
+    if name == "app":
+        if _app is None:
+            _app = create_app(load_settings())
+        return _app
+    raise AttributeError(name)

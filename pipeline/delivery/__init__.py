@@ -1,0 +1,1 @@
+"""Delivery: dead letters (and, later, de-duplication and redrive)."""

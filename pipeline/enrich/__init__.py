@@ -1,0 +1,6 @@
+"""Enrichment: pure functions from a Kong record to a Trace (no Faust, no I/O)."""
+
+from pipeline.enrich.build import Skipped, enrich, request_path
+from pipeline.enrich.options import EnrichOptions
+
+__all__ = ["EnrichOptions", "Skipped", "enrich", "request_path"]

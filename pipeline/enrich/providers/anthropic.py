@@ -1,0 +1,113 @@
+"""Anthropic Messages API (``/v1/messages``), JSON and SSE."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pipeline.enrich.providers.base import (
+    LLMCall,
+    error_message,
+    model_parameters,
+    non_negative_int,
+)
+from pipeline.kong.bodies import Body
+from pipeline.kong.record import KongRecord
+from pipeline.trace import Usage
+
+
+def usage_from_anthropic(usage: Any, source: str) -> Usage | None:
+    """Anthropic reports uncached input apart from cache reads and writes; input is their sum."""
+    if not isinstance(usage, dict):
+        return None
+    uncached = non_negative_int(usage.get("input_tokens"))
+    output = non_negative_int(usage.get("output_tokens"))
+    cache_read = non_negative_int(usage.get("cache_read_input_tokens"))
+    cache_write = non_negative_int(usage.get("cache_creation_input_tokens"))
+    if uncached is None and output is None:
+        return None
+    total_input = (uncached or 0) + (cache_read or 0) + (cache_write or 0)
+    return Usage(
+        input=total_input,
+        output=output,
+        total=total_input + (output or 0),
+        input_cached=cache_read,
+        input_cache_write=cache_write,
+        source=source,
+    )
+
+
+def _text(content: Any) -> Any:
+    if isinstance(content, list):
+        texts = [part.get("text") for part in content if isinstance(part, dict)]
+        if texts and all(isinstance(t, str) for t in texts):
+            return "".join(t for t in texts if t)
+    return content
+
+
+class AnthropicMessages:
+    name = "anthropic"
+
+    def detect(self, record: KongRecord, path: str, request: Body) -> str | None:
+        if path.endswith("/v1/messages") or (
+            path.endswith("/messages") and ("anthropic-version" in record.request.headers)
+        ):
+            return "messages"
+        return None
+
+    def parse(self, operation: str, request: Body, response: Body) -> LLMCall:
+        body = request.json_object() or {}
+        messages = body.get("messages")
+        system = body.get("system")
+        call = LLMCall(
+            provider=self.name,
+            operation=operation,
+            request_model=body.get("model") if isinstance(body.get("model"), str) else None,
+            model_parameters=model_parameters(body),
+            input=[{"role": "system", "content": system}, *messages]
+            if system and isinstance(messages, list)
+            else messages,
+            stream=bool(body.get("stream")) or response.is_stream,
+        )
+        if response.is_stream:
+            self._stream(call, response.events)
+            return call
+        document = response.json_object()
+        if document is None:
+            return call
+        call.error = error_message(document)
+        call.response_model = (
+            document.get("model") if isinstance(document.get("model"), str) else None
+        )
+        call.usage = usage_from_anthropic(document.get("usage"), "response")
+        if "content" in document:
+            call.output = {"role": "assistant", "content": _text(document["content"])}
+        call.finish_reason = document.get("stop_reason")
+        return call
+
+    @staticmethod
+    def _stream(call: LLMCall, events: list[Any]) -> None:
+        start_usage: dict[str, Any] = {}
+        final_usage: dict[str, Any] = {}
+        parts: list[str] = []
+        for event in events:
+            if not isinstance(event, dict):
+                continue
+            kind = event.get("type")
+            if kind == "message_start" and isinstance(event.get("message"), dict):
+                message = event["message"]
+                call.response_model = message.get("model") or call.response_model
+                start_usage = message.get("usage") or {}
+            elif kind == "content_block_delta":
+                delta = event.get("delta") or {}
+                if isinstance(delta.get("text"), str):
+                    parts.append(delta["text"])
+            elif kind == "message_delta":
+                final_usage = event.get("usage") or final_usage
+                call.finish_reason = (event.get("delta") or {}).get("stop_reason") or (
+                    call.finish_reason
+                )
+            elif kind == "error":
+                call.error = error_message(event)
+        merged = {**start_usage, **{k: v for k, v in final_usage.items() if v is not None}}
+        call.usage = usage_from_anthropic(merged, "stream")
+        call.output = {"role": "assistant", "content": "".join(parts)}

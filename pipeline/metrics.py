@@ -1,0 +1,60 @@
+"""Prometheus metrics. Label sets are bounded: reasons, stages, status classes, never ids."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+records_consumed = Counter(
+    "kong_litefuse_records_consumed", "Kong records read from the Kong topic.", registry=REGISTRY
+)
+traces_published = Counter(
+    "kong_litefuse_traces_published",
+    "Enriched traces published to the traces topic.",
+    ["provider"],
+    registry=REGISTRY,
+)
+records_skipped = Counter(
+    "kong_litefuse_records_skipped",
+    "Kong records that are not AI calls.",
+    ["reason"],
+    registry=REGISTRY,
+)
+dead_letters = Counter(
+    "kong_litefuse_dead_letters",
+    "Records or traces sent to a dead-letter topic.",
+    ["stage", "reason"],
+    registry=REGISTRY,
+)
+sink_batches = Counter(
+    "kong_litefuse_sink_batches", "Batches delivered by the sink.", ["sink"], registry=REGISTRY
+)
+sink_events = Counter(
+    "kong_litefuse_sink_traces", "Traces accepted by the sink.", ["sink"], registry=REGISTRY
+)
+sink_bytes = Counter(
+    "kong_litefuse_sink_bytes", "Encoded bytes sent by the sink.", ["sink"], registry=REGISTRY
+)
+sink_responses = Counter(
+    "kong_litefuse_sink_responses",
+    "HTTP responses from Litefuse by status.",
+    ["status"],
+    registry=REGISTRY,
+)
+sink_retries = Counter(
+    "kong_litefuse_sink_retries", "Batch send retries.", ["reason"], registry=REGISTRY
+)
+sink_latency = Histogram(
+    "kong_litefuse_sink_request_seconds",
+    "Latency of one request to Litefuse.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+    registry=REGISTRY,
+)
+sink_up = Gauge("kong_litefuse_sink_up", "1 while the last delivery succeeded.", registry=REGISTRY)
+
+
+def reason_label(reason: str) -> str:
+    """Collapse a free-text reason to a bounded label (its first words)."""
+    head = reason.split(":", 1)[0].strip().lower()
+    return head[:40] or "unknown"

@@ -1,0 +1,1 @@
+"""Operator tools: topics, transform, (later) replay, kong-config, ingest-http."""

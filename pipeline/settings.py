@@ -1,0 +1,189 @@
+"""Every knob of the pipeline, as one typed object read from the environment.
+
+Environment variables win over the optional YAML/TOML config file named by
+``KONG_LITEFUSE_CONFIG``, which wins over the defaults. Names are the upper-case
+field names (``LANGFUSE_BASE_URL`` …) so Langfuse users find the ones they know.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+    YamlConfigSettingsSource,
+)
+
+CONFIG_FILE_ENV = "KONG_LITEFUSE_CONFIG"
+ENVIRONMENT_PATTERN = re.compile(r"^(?!langfuse)[a-z0-9-_]+$")
+
+
+class SettingsError(ValueError):
+    """A setting is missing or wrong; the message names the environment variable."""
+
+
+class Settings(BaseSettings):
+    """The pipeline's configuration. See the README's configuration table."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="",
+        case_sensitive=False,
+        extra="ignore",
+        frozen=True,
+    )
+
+    # --- Kafka -------------------------------------------------------------------------------
+    kafka_bootstrap_servers: str | None = Field(
+        default=None,
+        description="host:port[,host:port]. Unset: start the embedded broker (demo/broker only).",
+    )
+    kong_log_topic: str = Field(default="kong-logs", description="Topic Kong's kafka-log writes.")
+    traces_topic: str = Field(default="ai-traces", description="Topic of enriched traces.")
+    dead_letter_topic: str = Field(
+        default="kong-logs.dlq", description="Records that could not be parsed, with the reason."
+    )
+    traces_dead_letter_topic: str = Field(
+        default="ai-traces.dlq", description="Traces Litefuse refused (4xx), with its message."
+    )
+    consumer_group: str = Field(
+        default="kong-litefuse",
+        description="Kafka consumer group (faust app id); workers sharing it share partitions.",
+    )
+    topic_partitions: int = Field(
+        default=4, ge=1, description="Partitions used when the pipeline creates its topics."
+    )
+    topic_replication_factor: int = Field(default=1, ge=1)
+    kafka_session_timeout_seconds: float = Field(
+        default=6.0,
+        gt=0,
+        description="Consumer session timeout. Low values make group joins fast and dead "
+        "workers leave quickly; raise it on busy clusters.",
+    )
+    kafka_heartbeat_interval_seconds: float = Field(default=1.0, gt=0)
+
+    # --- Litefuse ------------------------------------------------------------------------------
+    langfuse_base_url: str | None = Field(
+        default=None, description="Litefuse/Langfuse base URL, e.g. https://litefuse.example.com"
+    )
+    langfuse_public_key: SecretStr | None = Field(default=None, description="pk-lf-…")
+    langfuse_secret_key: SecretStr | None = Field(default=None, description="sk-lf-…")
+    langfuse_ingestion: Literal["otel", "legacy"] = Field(
+        default="otel",
+        description="otel: OTLP/HTTP protobuf (Litefuse, Langfuse v4). legacy: "
+        "/api/public/ingestion JSON batches (Langfuse v2/v3).",
+    )
+    langfuse_environment: str = Field(default="production", description="Trace environment.")
+    langfuse_release: str | None = Field(default=None, description="Release tag on every trace.")
+    langfuse_allow_insecure_http: bool = Field(
+        default=False, description="Allow http:// to a non-loopback Litefuse host."
+    )
+    sink: Literal["auto", "litefuse", "console"] = Field(
+        default="auto",
+        description="auto: litefuse when LANGFUSE_BASE_URL is set, else console (JSON lines).",
+    )
+
+    # --- sink batching -----------------------------------------------------------------------
+    sink_batch_size: int = Field(default=200, ge=1, le=10_000, description="Traces per request.")
+    sink_flush_interval_seconds: float = Field(
+        default=1.0, gt=0, le=60, description="Longest a trace waits for its batch to fill."
+    )
+    sink_timeout_seconds: float = Field(default=10.0, gt=0, description="HTTP request timeout.")
+    sink_max_retries: int = Field(
+        default=8, ge=0, description="Retries of one batch before the worker stops consuming."
+    )
+
+    # --- enrichment ----------------------------------------------------------------------------
+    trace_name: Literal["path", "route", "service"] = Field(
+        default="path", description="Trace name: request path (no query), Kong route or service."
+    )
+
+    # --- worker --------------------------------------------------------------------------------
+    worker_web_host: str = Field(default="127.0.0.1", description="Bind host of /metrics.")
+    worker_web_port: int = Field(default=6066, ge=0, le=65535)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("langfuse_environment")
+    @classmethod
+    def _environment(cls, value: str) -> str:
+        if len(value) > 40 or not ENVIRONMENT_PATTERN.match(value):
+            raise ValueError("must match ^(?!langfuse)[a-z0-9-_]+$ and be at most 40 characters")
+        return value
+
+    @field_validator("langfuse_base_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("must be an http(s) URL such as https://litefuse.example.com")
+        return value.rstrip("/")
+
+    @field_validator("kafka_bootstrap_servers")
+    @classmethod
+    def _bootstrap(cls, value: str | None) -> str | None:
+        if value is None or value.strip() == "":
+            return None
+        for server in value.split(","):
+            if not re.match(r"^[\w.\-\[\]:]+:\d+$", server.strip()):
+                raise ValueError(f"{server!r} is not host:port")
+        return value
+
+    @model_validator(mode="after")
+    def _litefuse_complete(self) -> Settings:
+        if self.sink == "litefuse" and self.langfuse_base_url is None:
+            raise ValueError("SINK=litefuse needs LANGFUSE_BASE_URL")
+        if self.langfuse_base_url is not None and (
+            self.langfuse_public_key is None or self.langfuse_secret_key is None
+        ):
+            raise ValueError(
+                "LANGFUSE_BASE_URL is set, so LANGFUSE_PUBLIC_KEY and LANGFUSE_SECRET_KEY are "
+                "needed too"
+            )
+        return self
+
+    @property
+    def sink_kind(self) -> Literal["litefuse", "console"]:
+        if self.sink == "auto":
+            return "litefuse" if self.langfuse_base_url else "console"
+        return self.sink
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get(CONFIG_FILE_ENV)
+        if config_file:
+            path = Path(config_file)
+            if not path.is_file():
+                raise SettingsError(f"{CONFIG_FILE_ENV}: no such file: {config_file}")
+            if path.suffix == ".toml":
+                sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+            else:
+                sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
+        return tuple(sources)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings, turning pydantic's error into one that names the variables."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            name = "_".join(str(part) for part in error["loc"]).upper() or "settings"
+            message = error["msg"].removeprefix("Value error, ")
+            problems.append(f"{name}: {message}" if error["loc"] else message)
+        raise SettingsError("invalid settings: " + "; ".join(problems)) from None

@@ -1,0 +1,44 @@
+"""The sink contract the sink agent relies on."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from pipeline.trace import Trace
+
+
+@dataclass(slots=True)
+class Rejected:
+    """A trace the destination refused for good (a 4xx on that event): it is dead-lettered."""
+
+    trace: Trace
+    status: int
+    reason: str
+
+
+@dataclass(slots=True)
+class WriteResult:
+    accepted: int = 0
+    rejected: list[Rejected] = field(default_factory=list)
+    requests: int = 0
+    bytes_sent: int = 0
+
+
+class SinkError(RuntimeError):
+    """The batch could not be delivered; nothing of it may be acknowledged."""
+
+
+class SinkAuthError(SinkError):
+    """401/403: keys wrong or ingestion suspended. Retrying cannot help until an operator acts."""
+
+
+class Sink(Protocol):
+    name: str
+
+    async def write(self, traces: Sequence[Trace]) -> WriteResult:
+        """Deliver the whole batch, or raise SinkError having delivered none for sure."""
+        ...
+
+    async def aclose(self) -> None: ...

@@ -1,0 +1,217 @@
+"""Deliver batches to Litefuse: OTLP/HTTP protobuf (default) or legacy JSON batch ingestion.
+
+Retries network errors, timeouts, 5xx and 429 with jittered exponential backoff (honouring
+``Retry-After``), splits a batch on 413, resends only the 5xx events of a legacy 207 and
+returns the 4xx ones as rejected. 401/403 raise SinkAuthError at once: nothing to gain by
+hammering a server that refuses our keys.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import httpx
+import orjson
+
+from pipeline import __version__, metrics
+from pipeline.sinks.base import Rejected, SinkAuthError, SinkError, WriteResult
+from pipeline.sinks.legacy import encode_batch
+from pipeline.sinks.otlp import encode_request
+from pipeline.trace import Trace
+
+log = logging.getLogger(__name__)
+
+OTLP_PATH = "/api/public/otel/v1/traces"
+LEGACY_PATH = "/api/public/ingestion"
+RETRYABLE = {408, 425, 429, 500, 502, 503, 504}
+
+
+class _Retry(Exception):
+    def __init__(self, reason: str, delay: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.delay = delay
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def _snippet(response: httpx.Response) -> str:
+    return response.text[:300].replace("\n", " ")
+
+
+class LitefuseSink:
+    def __init__(
+        self,
+        base_url: str,
+        public_key: str,
+        secret_key: str,
+        *,
+        mode: Literal["otel", "legacy"] = "otel",
+        timeout: float = 10.0,
+        max_retries: int = 8,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 30.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.name = f"litefuse-{mode}"
+        self.mode = mode
+        self.max_retries = max_retries
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        headers = {"user-agent": f"kong-litefuse/{__version__}"}
+        if mode == "otel":
+            headers["content-type"] = "application/x-protobuf"
+            headers["x-langfuse-ingestion-version"] = "4"
+        else:
+            headers["content-type"] = "application/json"
+        self._client = httpx.AsyncClient(
+            base_url=base_url,
+            auth=httpx.BasicAuth(public_key, secret_key),
+            headers=headers,
+            timeout=timeout,
+            transport=transport,
+        )
+
+    def __repr__(self) -> str:  # never show the keys
+        return f"LitefuseSink({self._client.base_url!s}, mode={self.mode})"
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def write(self, traces: Sequence[Trace]) -> WriteResult:
+        if not traces:
+            return WriteResult()
+        result = WriteResult()
+        await self._deliver(list(traces), result)
+        metrics.sink_batches.labels(self.name).inc()
+        metrics.sink_events.labels(self.name).inc(result.accepted)
+        metrics.sink_up.set(1)
+        return result
+
+    async def _deliver(self, traces: list[Trace], result: WriteResult) -> None:
+        """Send with retries; 413 splits the batch in two and delivers each half."""
+        attempt = 0
+        while True:
+            try:
+                pending = await self._send_once(traces, result)
+            except _Retry as retry:
+                attempt += 1
+                metrics.sink_retries.labels(retry.reason.split(" ")[0]).inc()
+                if attempt > self.max_retries:
+                    metrics.sink_up.set(0)
+                    raise SinkError(
+                        f"Litefuse unavailable after {attempt} attempts: {retry.reason}"
+                    ) from None
+                delay = retry.delay
+                if delay is None:
+                    ceiling = min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
+                    delay = random.uniform(ceiling / 2, ceiling)
+                log.warning("Litefuse: %s; retry %d in %.2fs", retry.reason, attempt, delay)
+                await asyncio.sleep(delay)
+                continue
+            except _TooLarge:
+                if len(traces) == 1:
+                    raise SinkError("one trace is larger than Litefuse accepts (413)") from None
+                middle = len(traces) // 2
+                await self._deliver(traces[:middle], result)
+                await self._deliver(traces[middle:], result)
+                return
+            if not pending:
+                return
+            # Legacy 207 with 5xx events: resend only those, after a backoff.
+            traces = pending
+            attempt += 1
+            if attempt > self.max_retries:
+                raise SinkError(f"{len(pending)} events kept failing with 5xx") from None
+            await asyncio.sleep(min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1)))
+
+    async def _send_once(self, traces: list[Trace], result: WriteResult) -> list[Trace]:
+        if self.mode == "otel":
+            body = encode_request(traces).SerializeToString()
+            path = OTLP_PATH
+        else:
+            body = orjson.dumps(encode_batch(traces))
+            path = LEGACY_PATH
+        started = time.perf_counter()
+        try:
+            response = await self._client.post(path, content=body)
+        except httpx.TimeoutException:
+            raise _Retry("timeout") from None
+        except httpx.TransportError as exc:
+            raise _Retry(f"network {type(exc).__name__}") from None
+        finally:
+            metrics.sink_latency.observe(time.perf_counter() - started)
+        metrics.sink_responses.labels(str(response.status_code)).inc()
+        result.requests += 1
+        result.bytes_sent += len(body)
+        metrics.sink_bytes.labels(self.name).inc(len(body))
+        status = response.status_code
+        if status in (401, 403):
+            metrics.sink_up.set(0)
+            raise SinkAuthError(
+                f"Litefuse answered {status}: check LANGFUSE_PUBLIC_KEY / LANGFUSE_SECRET_KEY "
+                f"and the project's ingestion status ({_snippet(response)})"
+            )
+        if status == 413:
+            raise _TooLarge()
+        if status in RETRYABLE:
+            raise _Retry(f"HTTP {status}", _retry_after(response))
+        if status == 400:
+            hint = ""
+            if "UnsupportedEventTypes" in response.text:
+                hint = (
+                    " — this server does not take traces on the legacy ingestion API; "
+                    "set LANGFUSE_INGESTION=otel"
+                )
+            raise SinkError(f"Litefuse rejected the batch (400): {_snippet(response)}{hint}")
+        if status >= 400:
+            raise SinkError(f"Litefuse answered {status}: {_snippet(response)}")
+        if self.mode == "legacy" and status == 207:
+            return self._partial(traces, response, result)
+        result.accepted += len(traces)
+        return []
+
+    @staticmethod
+    def _partial(traces: list[Trace], response: httpx.Response, result: WriteResult) -> list[Trace]:
+        """Split a 207: 5xx events are retried, 4xx ones rejected with the server's message."""
+        try:
+            payload: dict[str, Any] = response.json()
+        except ValueError:
+            result.accepted += len(traces)
+            return []
+        by_id = {trace.id: trace for trace in traces}
+        retry: dict[str, Trace] = {}
+        rejected: dict[str, Rejected] = {}
+        for error in payload.get("errors") or []:
+            trace_key = str(error.get("id", "")).split("-", 1)[0]
+            trace = by_id.get(trace_key)
+            if trace is None:
+                continue
+            status = int(error.get("status") or 500)
+            if status >= 500 or status == 429:
+                retry[trace_key] = trace
+            elif trace_key not in rejected:
+                message = error.get("message") or error.get("error") or f"HTTP {status}"
+                rejected[trace_key] = Rejected(trace=trace, status=status, reason=str(message))
+        for key in retry:
+            rejected.pop(key, None)
+        result.rejected.extend(rejected.values())
+        result.accepted += len(traces) - len(retry) - len(rejected)
+        return list(retry.values())
+
+
+class _TooLarge(Exception):
+    pass

@@ -1,0 +1,214 @@
+"""Shared fixtures: a real Kafka-protocol broker, a real HTTP receiver, real worker processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from confluent_kafka import Consumer, TopicPartition
+
+from pipeline.broker import EmbeddedBroker, free_port
+from pipeline.ops.topics import ensure_topics
+from tests.receiver import PUBLIC_KEY, SECRET_KEY, LitefuseReceiver
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "schemas" / "examples"
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """KAFKA_BOOTSTRAP_SERVERS if set (a real cluster), else the embedded Tansu broker."""
+    configured = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if configured:
+        yield configured
+        return
+    log = tmp_path_factory.mktemp("broker") / "tansu.log"
+    with EmbeddedBroker(log_file=log) as broker:
+        yield broker.bootstrap_servers
+
+
+@pytest.fixture(scope="session")
+def testcontainers_kafka() -> Iterator[str]:
+    """A Kafka container for users with a Docker engine; skipped (with the reason) without."""
+    try:
+        import docker
+
+        docker.from_env().ping()
+    except Exception as exc:  # no engine, no socket, no permission
+        pytest.skip(f"no Docker engine for testcontainers Kafka: {type(exc).__name__}: {exc}")
+    from testcontainers.kafka import KafkaContainer
+
+    with KafkaContainer() as kafka:
+        yield kafka.get_bootstrap_server()
+
+
+@dataclass
+class Names:
+    """Unique topic and group names per test (the embedded broker's groups can get stuck)."""
+
+    suffix: str
+
+    @property
+    def kong(self) -> str:
+        return f"kong-logs-{self.suffix}"
+
+    @property
+    def traces(self) -> str:
+        return f"ai-traces-{self.suffix}"
+
+    @property
+    def dlq(self) -> str:
+        return f"kong-logs.dlq-{self.suffix}"
+
+    @property
+    def traces_dlq(self) -> str:
+        return f"ai-traces.dlq-{self.suffix}"
+
+    @property
+    def group(self) -> str:
+        return f"kong-litefuse-{self.suffix}"
+
+    def all(self) -> list[str]:
+        return [self.kong, self.traces, self.dlq, self.traces_dlq]
+
+
+@pytest.fixture
+def names(kafka_bootstrap: str) -> Names:
+    result = Names(uuid.uuid4().hex[:10])
+    ensure_topics(kafka_bootstrap, result.all(), partitions=4)
+    return result
+
+
+@pytest.fixture
+def receiver() -> Iterator[LitefuseReceiver]:
+    with LitefuseReceiver() as server:
+        yield server
+
+
+class WorkerProcess:
+    """``kong-litefuse worker`` as a child process, the way operators run it."""
+
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        self.env = env
+        self.log_path = log_path
+        self.port = int(env["WORKER_WEB_PORT"])
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> WorkerProcess:
+        log = open(self.log_path, "ab")  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "pipeline.cli", "worker"],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=ROOT,
+        )
+        return self
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        """Until the worker owns partitions (/readyz answers 200)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise AssertionError(f"worker exited early:\n{self.log()[-3000:]}")
+            try:
+                if httpx.get(f"http://127.0.0.1:{self.port}/readyz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise AssertionError(f"worker not ready after {timeout}s:\n{self.log()[-3000:]}")
+
+    def metrics(self) -> str:
+        return httpx.get(f"http://127.0.0.1:{self.port}/metrics", timeout=5).text
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int | None:
+        if self.process is None or self.process.poll() is not None:
+            return self.process.returncode if self.process else None
+        self.process.send_signal(sig)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait(10)
+
+
+@pytest.fixture
+def worker_env(kafka_bootstrap: str, names: Names, receiver: LitefuseReceiver) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LANGFUSE_", "KONG_"))}
+    env.update(
+        {
+            "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+            "KONG_LOG_TOPIC": names.kong,
+            "TRACES_TOPIC": names.traces,
+            "DEAD_LETTER_TOPIC": names.dlq,
+            "TRACES_DEAD_LETTER_TOPIC": names.traces_dlq,
+            "CONSUMER_GROUP": names.group,
+            "LANGFUSE_BASE_URL": receiver.base_url,
+            "LANGFUSE_PUBLIC_KEY": PUBLIC_KEY,
+            "LANGFUSE_SECRET_KEY": SECRET_KEY,
+            "SINK_FLUSH_INTERVAL_SECONDS": "0.5",
+            "WORKER_WEB_PORT": str(free_port()),
+            "LOG_LEVEL": "INFO",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    return env
+
+
+@pytest.fixture
+def start_worker(tmp_path: Path) -> Iterator[Any]:
+    """Start workers; they are stopped 2 s apart at teardown (the broker's group quirk)."""
+    started: list[WorkerProcess] = []
+
+    def start(env: dict[str, str], name: str = "worker") -> WorkerProcess:
+        worker = WorkerProcess(dict(env), tmp_path / f"{name}-{len(started)}.log").start()
+        started.append(worker)
+        return worker
+
+    yield start
+    for index, worker in enumerate(started):
+        if index:
+            time.sleep(2)
+        worker.stop()
+
+
+def consume_all(bootstrap: str, topic: str, expected: int, timeout: float = 30.0) -> list[Any]:
+    """Read a topic from the beginning until ``expected`` messages or the timeout."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"test-reader-{uuid.uuid4().hex[:8]}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
+    metadata = consumer.list_topics(topic, timeout=10)
+    partitions = list(metadata.topics[topic].partitions)
+    consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
+    messages: list[Any] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while len(messages) < expected and time.monotonic() < deadline:
+            message = consumer.poll(0.2)
+            if message is None or message.error():
+                continue
+            messages.append(message)
+    finally:
+        consumer.close()
+    return messages

@@ -1,0 +1,158 @@
+"""Kong records on a real broker → worker process → local Litefuse receiver."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pipeline.delivery.deadletter import read_headers
+from pipeline.kafka import publish
+from tests.conftest import EXAMPLES, Names, consume_all
+from tests.receiver import SECRET_KEY, LitefuseReceiver
+
+pytestmark = pytest.mark.integration
+
+AI_EXAMPLES = sorted(p for p in EXAMPLES.glob("*.json") if "non-ai" not in p.name)
+
+
+def _publish_examples(bootstrap: str, topic: str) -> int:
+    values = [p.read_bytes() for p in sorted(EXAMPLES.iterdir())]
+    return publish(bootstrap, topic, values)
+
+
+def test_records_arrive_as_otlp_spans_and_malformed_goes_to_dlq(
+    kafka_bootstrap: str,
+    names: Names,
+    receiver: LitefuseReceiver,
+    worker_env: dict[str, str],
+    start_worker,
+) -> None:
+    worker = start_worker(worker_env)
+    worker.wait_ready()
+    _publish_examples(kafka_bootstrap, names.kong)
+
+    ids = receiver.wait_for_traces(len(AI_EXAMPLES), timeout=60)
+    assert sorted(ids) == sorted(set(ids)), "a trace arrived twice"
+    assert len(ids) == len(AI_EXAMPLES), worker.log()[-3000:]
+
+    # every request used Basic auth, the ingestion-version header and protobuf
+    assert receiver.requests and all(r.status == 200 for r in receiver.requests)
+    assert all(r.headers["x-langfuse-ingestion-version"] == "4" for r in receiver.requests)
+    # batched: far fewer requests than traces
+    assert len(receiver.requests) < len(AI_EXAMPLES)
+
+    chat = json.loads((EXAMPLES / "01-openai-chat.json").read_text())
+    spans = receiver.spans_of(chat["request"]["id"])
+    assert len(spans) == 2
+    root = next(s for s in spans if not s.parent_span_id)
+    generation = next(s for s in spans if s.parent_span_id)
+    assert generation.parent_span_id == root.span_id
+    for span in spans:  # trace attributes on every span
+        assert span.attributes["langfuse.trace.name"] == "/v1/chat/completions"
+        assert span.attributes["langfuse.user.id"] == "alice@example.com"
+        assert span.attributes["langfuse.session.id"] == "sess-7f3a"
+        assert span.attributes["langfuse.environment"] == "production"
+        assert span.attributes["langfuse.trace.metadata.chat_id"] == "chat-42"
+        assert span.attributes["langfuse.trace.metadata.message_id"] == "msg-0007"
+        assert span.attributes["langfuse.trace.metadata.organization_id"] == "org-acme"
+        assert span.attributes["langfuse.trace.metadata.project_id"] == "proj-support"
+    attrs = generation.attributes
+    assert attrs["langfuse.observation.type"] == "generation"
+    assert attrs["langfuse.observation.model.name"] == "gpt-4o-mini-2024-07-18"
+    assert attrs["gen_ai.usage.input_tokens"] == 31
+    assert attrs["gen_ai.usage.output_tokens"] == 29
+    usage = json.loads(attrs["langfuse.observation.usage_details"])
+    assert usage == {
+        "input": 31,
+        "output": 29,
+        "total": 60,
+        "input_cached_tokens": 0,
+        "output_reasoning_tokens": 0,
+    }
+    assert json.loads(attrs["langfuse.observation.cost_details"])["total"] > 0
+    assert json.loads(attrs["langfuse.observation.model.parameters"])["temperature"] == 0.2
+    assert generation.end_ns - generation.start_ns == 812 * 1_000_000
+
+    # the streamed Anthropic call was reassembled
+    anthropic = json.loads((EXAMPLES / "04-anthropic-stream.json").read_text())
+    stream_gen = next(s for s in receiver.spans_of(anthropic["request"]["id"]) if s.parent_span_id)
+    assert json.loads(stream_gen.attributes["langfuse.observation.output"])["content"] == (
+        "Kafka keeps order per partition."
+    )
+    assert stream_gen.attributes["gen_ai.usage.output_tokens"] == 9
+
+    # the provider error is an ERROR observation with the provider's message
+    limited = json.loads((EXAMPLES / "07-openai-rate-limited.json").read_text())
+    error_gen = next(s for s in receiver.spans_of(limited["request"]["id"]) if s.parent_span_id)
+    assert error_gen.attributes["langfuse.observation.level"] == "ERROR"
+    assert "Rate limit reached" in error_gen.attributes["langfuse.observation.status_message"]
+
+    # the malformed record is a dead letter with its reason and position; its key is scrubbed
+    letters = consume_all(kafka_bootstrap, names.dlq, expected=1, timeout=30)
+    assert len(letters) == 1
+    headers = read_headers(letters[0].headers())
+    assert headers["stage"] == "enrich"
+    assert headers["reason"].startswith("not JSON")
+    assert headers["source-topic"] == names.kong
+    assert "sk-proj-DEMOFAKEKEY" not in letters[0].value().decode()
+
+    # secrets never reached Litefuse
+    sent = b"".join(receiver.raw_bodies)
+    assert b"sk-ant-api03-DEMOFAKEKEY" not in sent
+    assert SECRET_KEY.encode() not in sent
+
+    metrics = worker.metrics()
+    assert "kong_litefuse_records_consumed_total 9.0" in metrics
+    assert 'kong_litefuse_records_skipped_total{reason="not an AI request"} 1.0' in metrics
+    assert "sk-lf-test-secret" not in worker.log()
+
+
+def test_legacy_ingestion_mode(
+    kafka_bootstrap: str,
+    names: Names,
+    receiver: LitefuseReceiver,
+    worker_env: dict[str, str],
+    start_worker,
+) -> None:
+    worker = start_worker({**worker_env, "LANGFUSE_INGESTION": "legacy"})
+    worker.wait_ready()
+    _publish_examples(kafka_bootstrap, names.kong)
+
+    ids = receiver.wait_for_traces(len(AI_EXAMPLES), timeout=60)
+    assert len(ids) == len(AI_EXAMPLES), worker.log()[-3000:]
+    assert all(r.path == "/api/public/ingestion" for r in receiver.requests)
+    events = {(e["type"], e["body"]["id"]): e for e in receiver.legacy_events}
+    chat = json.loads((EXAMPLES / "01-openai-chat.json").read_text())
+    trace = events[("trace-create", chat["request"]["id"])]["body"]
+    assert trace["name"] == "/v1/chat/completions"
+    assert trace["userId"] == "alice@example.com"
+    assert trace["sessionId"] == "sess-7f3a"
+    generation = next(
+        e["body"]
+        for e in receiver.legacy_events
+        if e["type"] == "generation-create" and e["body"]["traceId"] == chat["request"]["id"]
+    )
+    assert generation["model"] == "gpt-4o-mini-2024-07-18"
+    assert generation["usageDetails"]["input"] == 31
+    assert generation["usageDetails"]["output"] == 29
+
+
+def test_wrong_keys_are_reported_and_nothing_is_acknowledged(
+    kafka_bootstrap: str,
+    names: Names,
+    receiver: LitefuseReceiver,
+    worker_env: dict[str, str],
+    start_worker,
+) -> None:
+    worker = start_worker({**worker_env, "LANGFUSE_SECRET_KEY": "sk-lf-wrong-key-123456"})
+    worker.wait_ready()
+    publish(kafka_bootstrap, names.kong, [(EXAMPLES / "01-openai-chat.json").read_bytes()])
+    deadline_ids = receiver.wait_for_traces(1, timeout=8)
+    assert deadline_ids == []
+    assert receiver.requests and all(r.status == 401 for r in receiver.requests)
+    # one attempt, then a long pause: no busy loop against a server refusing our keys
+    assert len(receiver.requests) <= 2
+    log = worker.log()
+    assert "401" in log and "LANGFUSE_SECRET_KEY" in log
+    assert "sk-lf-wrong-key-123456" not in log
