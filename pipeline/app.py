@@ -9,9 +9,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+import time
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import faust
@@ -19,19 +19,20 @@ from faust.types import EventT, StreamT
 
 from pipeline import metrics
 from pipeline.delivery.deadletter import DeadLetter, dead_letter_headers
+from pipeline.delivery.dedup import DedupWindow
+from pipeline.delivery.deliverer import Deliverer, DeliveryReport
 from pipeline.enrich import EnrichOptions, Skipped, enrich
 from pipeline.enrich.privacy import redact_bytes
+from pipeline.kafka import faust_credentials
 from pipeline.kong import RecordError, parse_records
 from pipeline.settings import Settings, load_settings
-from pipeline.sinks import Sink, SinkAuthError, SinkError, WriteResult, build_sink
+from pipeline.sinks import Sink, build_sink
 from pipeline.trace import SourceRef, Trace
 
 log = logging.getLogger("pipeline")
 logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per request is noise
 
-# Back-off while the sink cannot deliver: the agent holds its batch (nothing is acknowledged,
-# so nothing is committed) and faust stops fetching once its buffers are full.
-OUTAGE_BACKOFF_CAP_SECONDS = 30.0
+DEDUP_TABLE = "delivered"
 
 
 def faust_broker_url(bootstrap_servers: str) -> str:
@@ -49,7 +50,7 @@ def enrich_options(settings: Settings) -> EnrichOptions:
 def create_app(
     settings: Settings,
     sink: Sink | None = None,
-    on_delivered: Callable[[Sequence[Trace], WriteResult], None] | None = None,
+    on_delivered: Callable[[DeliveryReport], None] | None = None,
 ) -> faust.App:
     """Build the app. ``sink`` and ``on_delivered`` let the demo watch what is delivered."""
     if not settings.kafka_bootstrap_servers:
@@ -72,12 +73,22 @@ def create_app(
         web_host=settings.worker_web_host,
         web_port=settings.worker_web_port,
         worker_redirect_stdouts=False,
+        broker_credentials=faust_credentials(settings),
     )
+    if settings.kafka_producer_max_batch_bytes:
+        app.conf.producer_max_batch_size = settings.kafka_producer_max_batch_bytes
     kong_topic = app.topic(settings.kong_log_topic, value_type=bytes, key_type=bytes)
     traces_topic = app.topic(settings.traces_topic, value_type=bytes, key_type=bytes)
     dead_letters = app.topic(settings.dead_letter_topic, value_type=bytes, key_type=bytes)
     sink_dead_letters = app.topic(
         settings.traces_dead_letter_topic, value_type=bytes, key_type=bytes
+    )
+    delivered_table = app.Table(
+        DEDUP_TABLE,
+        default=None,
+        partitions=settings.topic_partitions,
+        # json keys come back as str after recovery (raw would give bytes)
+        schema=faust.Schema(key_serializer="json", value_serializer="json"),
     )
     options = enrich_options(settings)
     the_sink = sink or build_sink(settings)
@@ -138,45 +149,43 @@ def create_app(
             await enrich_event(event)
             yield None
 
-    async def deliver(traces: list[Trace]) -> WriteResult:
-        """Deliver until it works: the batch stays unacknowledged while Litefuse is down."""
-        delay = 1.0
-        while True:
-            try:
-                return await the_sink.write(traces)
-            except SinkAuthError as exc:
-                log.error("%s — paused; retrying in %.0fs", exc, OUTAGE_BACKOFF_CAP_SECONDS)
-                await asyncio.sleep(OUTAGE_BACKOFF_CAP_SECONDS)
-            except SinkError as exc:
-                log.error("%s — holding %d traces; retrying in %.0fs", exc, len(traces), delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, OUTAGE_BACKOFF_CAP_SECONDS)
+    window = DedupWindow(delivered_table, settings.dedup_window_seconds)
+    deliverer = Deliverer(the_sink, window)
 
     @app.agent(traces_topic, name="sink")
     async def sink_agent(stream: StreamT[bytes]) -> AsyncIterator[None]:
+        # take_events acknowledges a batch only after this body finished with it, and the
+        # body only finishes once the batch is settled: offsets follow Litefuse's answers.
         batches = stream.take_events(  # type: ignore[attr-defined]  # missing from StreamT
             settings.sink_batch_size, within=settings.sink_flush_interval_seconds
         )
         async for events in batches:
-            traces: list[Trace] = []
+            items: list[tuple[Trace, int | None]] = []
             for event in events:
                 try:
-                    traces.append(Trace.from_json(event.message.value or b""))
+                    items.append(
+                        (Trace.from_json(event.message.value or b""), event.message.partition)
+                    )
                 except ValueError as exc:
                     reason = f"invalid trace: {str(exc).splitlines()[0]}"
                     await dead_letter(
                         sink_dead_letters, DeadLetter.from_message("sink", reason, event.message)
                     )
-            if traces:
-                result = await deliver(traces)
-                for rejected in result.rejected:
+            if items:
+                report = await deliverer.deliver(items)
+                for rejected in report.rejected:
                     await dead_letter(
                         sink_dead_letters,
                         DeadLetter.for_trace(rejected.trace, rejected.status, rejected.reason),
                     )
                 if on_delivered is not None:
-                    on_delivered(traces, result)
+                    on_delivered(report)
             yield None
+
+    @app.timer(interval=60.0)  # type: ignore[untyped-decorator]
+    async def sweep_dedup_window() -> None:
+        window.sweep(time.time())
+        metrics.dedup_entries.set(len(window))
 
     @app.page("/metrics")
     async def metrics_page(web: Any, request: Any) -> Any:

@@ -65,18 +65,22 @@ def worker(
     import faust
 
     from pipeline.app import create_app
-    from pipeline.kafka import bootstrap_servers
+    from pipeline.kafka import bootstrap_servers, client_config
     from pipeline.ops.topics import ensure_topics, pipeline_topics
 
     settings = _settings()
-    with bootstrap_servers(settings) as (bootstrap, _embedded):
-        settings = settings.model_copy(update={"kafka_bootstrap_servers": bootstrap})
+    with bootstrap_servers(settings) as (bootstrap, embedded):
+        update: dict[str, object] = {"kafka_bootstrap_servers": bootstrap}
+        if embedded:
+            update["kafka_producer_max_batch_bytes"] = 1  # Tansu's changelog-recovery quirk
+        settings = settings.model_copy(update=update)
         if create_topics:
             ensure_topics(
                 bootstrap,
                 pipeline_topics(settings),
                 settings.topic_partitions,
                 settings.topic_replication_factor,
+                client_config=client_config(settings),
             )
         faust_app = create_app(settings)
         faust.Worker(faust_app, loglevel=settings.log_level.lower()).execute_from_commandline()
@@ -127,6 +131,7 @@ def transform(
 @topics_app.command("create")
 def topics_create() -> None:
     """Create the Kong, traces and dead-letter topics if missing."""
+    from pipeline.kafka import client_config
     from pipeline.ops.topics import ensure_topics, pipeline_topics
 
     settings = _settings()
@@ -138,6 +143,7 @@ def topics_create() -> None:
         pipeline_topics(settings),
         settings.topic_partitions,
         settings.topic_replication_factor,
+        client_config=client_config(settings),
     )
     out.print(f"created: {', '.join(created) or 'nothing (all exist)'}")
 

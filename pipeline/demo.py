@@ -21,6 +21,7 @@ from rich.table import Table
 from pipeline import metrics
 from pipeline.app import create_app
 from pipeline.broker import free_port
+from pipeline.delivery.deliverer import DeliveryReport
 from pipeline.kafka import bootstrap_servers, publish
 from pipeline.ops.topics import ensure_topics, pipeline_topics
 from pipeline.resources import example_records
@@ -75,7 +76,7 @@ class _Quiet:
     name = "demo"
 
     async def write(self, traces: Sequence[Trace]) -> WriteResult:
-        return WriteResult(accepted=len(traces))
+        return WriteResult(accepted_ids=[t.id for t in traces])
 
     async def aclose(self) -> None:
         return None
@@ -94,15 +95,18 @@ def run_demo(settings: Settings, repeat: int = 1, timeout: float = 120.0) -> Dem
                 "dead_letter_topic": settings.dead_letter_topic + suffix,
                 "traces_dead_letter_topic": settings.traces_dead_letter_topic + suffix,
                 "worker_web_port": free_port(),
+                "kafka_producer_max_batch_bytes": 1
+                if embedded
+                else settings.kafka_producer_max_batch_bytes,
             }
         )
         ensure_topics(bootstrap, pipeline_topics(settings), settings.topic_partitions)
         values = demo_values(repeat)
         sink: Sink = _Quiet() if settings.sink_kind == "console" else build_sink(settings)
 
-        def delivered(traces: Sequence[Trace], write: WriteResult) -> None:
-            result.traces.extend(traces)
-            result.delivered += write.accepted + len(write.rejected)
+        def delivered(report: DeliveryReport) -> None:
+            result.traces.extend(report.accepted)
+            result.delivered += len(report.accepted) + len(report.rejected) + report.duplicates
 
         app = create_app(settings, sink=sink, on_delivered=delivered)
         worker = faust.Worker(app, loglevel="warning", quiet=True)

@@ -15,6 +15,51 @@ from pipeline.settings import Settings
 log = logging.getLogger(__name__)
 
 
+def client_config(settings: Settings) -> dict[str, str]:
+    """librdkafka (confluent-kafka) security settings; empty for PLAINTEXT."""
+    config: dict[str, str] = {}
+    if settings.kafka_security_protocol != "PLAINTEXT":
+        config["security.protocol"] = settings.kafka_security_protocol.lower()
+    if settings.kafka_sasl_mechanism:
+        config["sasl.mechanism"] = settings.kafka_sasl_mechanism
+    if settings.kafka_sasl_username:
+        config["sasl.username"] = settings.kafka_sasl_username
+    if settings.kafka_sasl_password:
+        config["sasl.password"] = settings.kafka_sasl_password.get_secret_value()
+    if settings.kafka_ssl_cafile:
+        config["ssl.ca.location"] = settings.kafka_ssl_cafile
+    if settings.kafka_ssl_certfile:
+        config["ssl.certificate.location"] = settings.kafka_ssl_certfile
+    if settings.kafka_ssl_keyfile:
+        config["ssl.key.location"] = settings.kafka_ssl_keyfile
+    return config
+
+
+def faust_credentials(settings: Settings) -> Any:
+    """faust/aiokafka credentials for the same settings, or None for PLAINTEXT."""
+    import ssl
+
+    import faust
+
+    protocol = settings.kafka_security_protocol
+    if protocol == "PLAINTEXT":
+        return None
+    context = None
+    if protocol.endswith("SSL"):
+        context = ssl.create_default_context(cafile=settings.kafka_ssl_cafile)
+        if settings.kafka_ssl_certfile:
+            context.load_cert_chain(settings.kafka_ssl_certfile, settings.kafka_ssl_keyfile)
+    if protocol == "SSL":
+        return faust.SSLCredentials(context)
+    assert settings.kafka_sasl_username and settings.kafka_sasl_password
+    return faust.SASLCredentials(
+        username=settings.kafka_sasl_username,
+        password=settings.kafka_sasl_password.get_secret_value(),
+        ssl_context=context,
+        mechanism=settings.kafka_sasl_mechanism,
+    )
+
+
 @contextlib.contextmanager
 def bootstrap_servers(settings: Settings) -> Iterator[tuple[str, bool]]:
     """The configured cluster, or an embedded broker for the duration (bootstrap, embedded?)."""
@@ -38,7 +83,17 @@ def publish(
     **config: Any,
 ) -> int:
     """Produce values (or (key, value) pairs) and wait until all are acknowledged."""
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, **config})
+    producer = Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "linger.ms": 5,
+            # Java-compatible key hashing, as faust (aiokafka) uses: a trace keyed by its id
+            # lands in the same partition whoever publishes it, so its de-duplication entry is
+            # owned by the same worker.
+            "partitioner": "murmur2_random",
+            **config,
+        }
+    )
     errors: list[str] = []
 
     def report(err: Any, _msg: Any) -> None:

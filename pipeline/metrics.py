@@ -51,6 +51,16 @@ sink_latency = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
     registry=REGISTRY,
 )
+duplicates_skipped = Counter(
+    "kong_litefuse_duplicates_skipped",
+    "Traces not re-sent because Litefuse accepted them within the de-duplication window.",
+    registry=REGISTRY,
+)
+dedup_entries = Gauge(
+    "kong_litefuse_dedup_window_entries",
+    "Trace ids held in this worker's de-duplication window.",
+    registry=REGISTRY,
+)
 sink_up = Gauge("kong_litefuse_sink_up", "1 while the last delivery succeeded.", registry=REGISTRY)
 
 

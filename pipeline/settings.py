@@ -11,6 +11,7 @@ import os
 import re
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
@@ -67,6 +68,19 @@ class Settings(BaseSettings):
         "workers leave quickly; raise it on busy clusters.",
     )
     kafka_heartbeat_interval_seconds: float = Field(default=1.0, gt=0)
+    kafka_producer_max_batch_bytes: int | None = Field(
+        default=None,
+        ge=1,
+        description="Producer batch size in bytes. 1 is needed on the embedded Tansu broker, "
+        "whose table recovery loses updates from multi-record batches (set automatically).",
+    )
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: str | None = Field(default=None, description="CA bundle (PEM) to trust.")
+    kafka_ssl_certfile: str | None = Field(default=None, description="Client certificate (mTLS).")
+    kafka_ssl_keyfile: str | None = Field(default=None, description="Client key (mTLS).")
 
     # --- Litefuse ------------------------------------------------------------------------------
     langfuse_base_url: str | None = Field(
@@ -97,6 +111,25 @@ class Settings(BaseSettings):
     sink_timeout_seconds: float = Field(default=10.0, gt=0, description="HTTP request timeout.")
     sink_max_retries: int = Field(
         default=8, ge=0, description="Retries of one batch before the worker stops consuming."
+    )
+    sink_max_batch_bytes: int = Field(
+        default=2_500_000,
+        ge=10_000,
+        le=4_000_000,
+        description="Encoded bytes per request at most (Litefuse refuses 4.5 MB).",
+    )
+    sink_max_event_bytes: int = Field(
+        default=1_000_000,
+        ge=1_000,
+        description="A trace larger than this has its largest fields truncated, with a marker.",
+    )
+
+    # --- delivery ------------------------------------------------------------------------------
+    dedup_window_seconds: float = Field(
+        default=3600.0,
+        ge=0,
+        description="How long accepted trace ids are remembered to skip re-sends (0: off). "
+        "Memory: about 200 bytes per trace id held.",
     )
 
     # --- enrichment ----------------------------------------------------------------------------
@@ -134,6 +167,29 @@ class Settings(BaseSettings):
             if not re.match(r"^[\w.\-\[\]:]+:\d+$", server.strip()):
                 raise ValueError(f"{server!r} is not host:port")
         return value
+
+    @model_validator(mode="after")
+    def _kafka_security(self) -> Settings:
+        if self.kafka_security_protocol.startswith("SASL_") and not (
+            self.kafka_sasl_mechanism and self.kafka_sasl_username and self.kafka_sasl_password
+        ):
+            raise ValueError(
+                f"KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs "
+                "KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _insecure_url(self) -> Settings:
+        url = self.langfuse_base_url
+        if url and url.startswith("http://") and not self.langfuse_allow_insecure_http:
+            host = urlsplit(url).hostname or ""
+            if host not in ("localhost", "127.0.0.1", "::1") and not host.startswith("127."):
+                raise ValueError(
+                    "LANGFUSE_BASE_URL uses http:// to a non-loopback host: the keys would "
+                    "travel in clear text; use https:// or set LANGFUSE_ALLOW_INSECURE_HTTP=true"
+                )
+        return self
 
     @model_validator(mode="after")
     def _litefuse_complete(self) -> Settings:

@@ -21,12 +21,18 @@ def admin_client(bootstrap_servers: str, **extra: str) -> AdminClient:
     return AdminClient({"bootstrap.servers": bootstrap_servers, **extra})
 
 
+def changelog_topic(settings: Settings, table: str = "delivered") -> str:
+    """faust's name for a table's changelog topic (co-partitioned with the traces topic)."""
+    return f"{settings.consumer_group}-{table}-changelog"
+
+
 def pipeline_topics(settings: Settings) -> list[str]:
     return [
         settings.kong_log_topic,
         settings.traces_topic,
         settings.dead_letter_topic,
         settings.traces_dead_letter_topic,
+        changelog_topic(settings),
     ]
 
 
@@ -36,15 +42,27 @@ def ensure_topics(
     partitions: int,
     replication_factor: int = 1,
     timeout: float = 15.0,
+    client_config: dict[str, str] | None = None,
 ) -> list[str]:
-    """Create the topics that do not exist yet; return the names created."""
-    admin = admin_client(bootstrap_servers)
+    """Create the topics that do not exist yet; return the names created.
+
+    Changelog topics (``…-changelog``) are created compacted, as faust would.
+    """
+    admin = admin_client(bootstrap_servers, **(client_config or {}))
     existing = set(admin.list_topics(timeout=timeout).topics)
     wanted = [name for name in dict.fromkeys(names) if name not in existing]
     if not wanted:
         return []
     futures = admin.create_topics(
-        [NewTopic(name, partitions, replication_factor) for name in wanted],
+        [
+            NewTopic(
+                name,
+                partitions,
+                replication_factor,
+                config={"cleanup.policy": "compact"} if name.endswith("-changelog") else {},
+            )
+            for name in wanted
+        ],
         operation_timeout=timeout,
         request_timeout=timeout,
     )

@@ -20,14 +20,26 @@ class Rejected:
 
 @dataclass(slots=True)
 class WriteResult:
-    accepted: int = 0
+    accepted_ids: list[str] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
     requests: int = 0
     bytes_sent: int = 0
 
+    @property
+    def accepted(self) -> int:
+        return len(self.accepted_ids)
+
 
 class SinkError(RuntimeError):
-    """The batch could not be delivered; nothing of it may be acknowledged."""
+    """Part of the batch could not be delivered.
+
+    ``result`` says what was accepted (and rejected) before the failure, so the caller
+    remembers those and retries only the rest.
+    """
+
+    def __init__(self, message: str, result: WriteResult | None = None) -> None:
+        super().__init__(message)
+        self.result = result or WriteResult()
 
 
 class SinkAuthError(SinkError):

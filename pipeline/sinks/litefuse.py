@@ -20,8 +20,14 @@ import orjson
 
 from pipeline import __version__, metrics
 from pipeline.sinks.base import Rejected, SinkAuthError, SinkError, WriteResult
-from pipeline.sinks.legacy import encode_batch
-from pipeline.sinks.otlp import encode_request
+from pipeline.sinks.batching import (
+    DEFAULT_MAX_BATCH_BYTES,
+    DEFAULT_MAX_EVENT_BYTES,
+    fit_trace,
+    split_by_size,
+)
+from pipeline.sinks.legacy import encode_batch, encode_events
+from pipeline.sinks.otlp import encode_request, encode_spans
 from pipeline.trace import Trace
 
 log = logging.getLogger(__name__)
@@ -64,6 +70,8 @@ class LitefuseSink:
         max_retries: int = 8,
         backoff_base: float = 0.5,
         backoff_cap: float = 30.0,
+        max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.name = f"litefuse-{mode}"
@@ -71,6 +79,8 @@ class LitefuseSink:
         self.max_retries = max_retries
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
+        self.max_batch_bytes = max_batch_bytes
+        self.max_event_bytes = max_event_bytes
         headers = {"user-agent": f"kong-litefuse/{__version__}"}
         if mode == "otel":
             headers["content-type"] = "application/x-protobuf"
@@ -91,11 +101,23 @@ class LitefuseSink:
     async def aclose(self) -> None:
         await self._client.aclose()
 
+    def encoded_size(self, trace: Trace) -> int:
+        """Bytes this trace adds to a request (protobuf spans, or legacy JSON events)."""
+        if self.mode == "otel":
+            return sum(span.ByteSize() + 8 for span in encode_spans(trace))
+        return len(orjson.dumps(encode_events(trace))) + 2
+
     async def write(self, traces: Sequence[Trace]) -> WriteResult:
-        if not traces:
-            return WriteResult()
         result = WriteResult()
-        await self._deliver(list(traces), result)
+        if not traces:
+            return result
+        fitted = [fit_trace(t, self.encoded_size, self.max_event_bytes) for t in traces]
+        try:
+            for chunk in split_by_size(fitted, self.encoded_size, self.max_batch_bytes):
+                await self._deliver(chunk, result)
+        except SinkError as exc:
+            exc.result = result
+            raise
         metrics.sink_batches.labels(self.name).inc()
         metrics.sink_events.labels(self.name).inc(result.accepted)
         metrics.sink_up.set(1)
@@ -181,7 +203,7 @@ class LitefuseSink:
             raise SinkError(f"Litefuse answered {status}: {_snippet(response)}")
         if self.mode == "legacy" and status == 207:
             return self._partial(traces, response, result)
-        result.accepted += len(traces)
+        result.accepted_ids.extend(t.id for t in traces)
         return []
 
     @staticmethod
@@ -190,7 +212,7 @@ class LitefuseSink:
         try:
             payload: dict[str, Any] = response.json()
         except ValueError:
-            result.accepted += len(traces)
+            result.accepted_ids.extend(t.id for t in traces)
             return []
         by_id = {trace.id: trace for trace in traces}
         retry: dict[str, Trace] = {}
@@ -209,7 +231,9 @@ class LitefuseSink:
         for key in retry:
             rejected.pop(key, None)
         result.rejected.extend(rejected.values())
-        result.accepted += len(traces) - len(retry) - len(rejected)
+        result.accepted_ids.extend(
+            t.id for t in traces if t.id not in retry and t.id not in rejected
+        )
         return list(retry.values())
 
 

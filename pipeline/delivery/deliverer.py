@@ -1,0 +1,119 @@
+"""Deliver one batch to its sink until it is done: accepted, rejected for good, or skipped.
+
+This is where the delivery guarantees live, free of Faust so they are tested directly:
+
+- traces Litefuse accepted within the de-duplication window are skipped (exactly-once as
+  Litefuse sees it, across crashes, rebalances and replays);
+- while the sink cannot deliver, ``deliver`` keeps the batch and backs off instead of returning,
+  so the agent acknowledges nothing, commits nothing and stops consuming: memory stays bounded
+  for an outage of any length;
+- what the sink accepted before a failure is remembered at once, so a retry resends only the
+  rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from pipeline import metrics
+from pipeline.delivery.dedup import DedupWindow
+from pipeline.sinks.base import Rejected, Sink, SinkAuthError, SinkError, WriteResult
+from pipeline.trace import Trace
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class DeliveryReport:
+    accepted: list[Trace] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+    duplicates: int = 0
+    attempts: int = 0
+
+
+class Deliverer:
+    def __init__(
+        self,
+        sink: Sink,
+        window: DedupWindow | None = None,
+        *,
+        backoff_start: float = 1.0,
+        backoff_cap: float = 30.0,
+        auth_backoff: float = 30.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.sink = sink
+        self.window = window
+        self.backoff_start = backoff_start
+        self.backoff_cap = backoff_cap
+        self.auth_backoff = auth_backoff
+        self.clock = clock
+
+    def _fresh(
+        self, items: Sequence[tuple[Trace, int | None]], report: DeliveryReport
+    ) -> list[tuple[Trace, int | None]]:
+        now = self.clock()
+        fresh: list[tuple[Trace, int | None]] = []
+        ids: set[str] = set()
+        for trace, partition in items:
+            if trace.id in ids or (self.window is not None and self.window.seen(trace.id, now)):
+                report.duplicates += 1
+                continue
+            ids.add(trace.id)
+            fresh.append((trace, partition))
+        if report.duplicates:
+            metrics.duplicates_skipped.inc(report.duplicates)
+        return fresh
+
+    def _settle(
+        self,
+        pending: list[tuple[Trace, int | None]],
+        result: WriteResult,
+        report: DeliveryReport,
+    ) -> list[tuple[Trace, int | None]]:
+        """Record what the sink settled; return what is still to send."""
+        accepted = set(result.accepted_ids)
+        rejected = {r.trace.id for r in result.rejected}
+        done = [(t, p) for t, p in pending if t.id in accepted]
+        if self.window is not None and done:
+            self.window.mark(((t.id, p) for t, p in done), self.clock())
+        report.accepted.extend(t for t, _ in done)
+        report.rejected.extend(result.rejected)
+        return [(t, p) for t, p in pending if t.id not in accepted and t.id not in rejected]
+
+    async def deliver(self, items: Sequence[tuple[Trace, int | None]]) -> DeliveryReport:
+        """Deliver (trace, traces-topic partition) pairs; returns only once all are settled."""
+        report = DeliveryReport()
+        pending = self._fresh(items, report)
+        delay = self.backoff_start
+        while pending:
+            report.attempts += 1
+            try:
+                result = await self.sink.write([trace for trace, _ in pending])
+            except SinkAuthError as exc:
+                pending = self._settle(pending, exc.result, report)
+                log.error(
+                    "%s — holding %d traces, nothing is acknowledged; retrying in %.0fs",
+                    exc,
+                    len(pending),
+                    self.auth_backoff,
+                )
+                await asyncio.sleep(self.auth_backoff)
+                continue
+            except SinkError as exc:
+                pending = self._settle(pending, exc.result, report)
+                log.error(
+                    "%s — holding %d traces, nothing is acknowledged; retrying in %.1fs",
+                    exc,
+                    len(pending),
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.backoff_cap)
+                continue
+            pending = self._settle(pending, result, report)
+        return report
