@@ -175,6 +175,285 @@ def schemas(
         raise typer.Exit(1)
 
 
+@app.command()
+def replay(
+    topic: Annotated[
+        str | None, typer.Option(help="Topic to replay (default KONG_LOG_TOPIC; a DLQ works).")
+    ] = None,
+    from_time: Annotated[
+        str | None, typer.Option("--from", help="Start time: ISO-8601, -2h, -30m, -1d or now.")
+    ] = None,
+    to_time: Annotated[
+        str | None, typer.Option("--to", help="End time (exclusive), same forms as --from.")
+    ] = None,
+    from_offset: Annotated[
+        list[str] | None,
+        typer.Option(help="Start offset: N for every partition or P:N (only those partitions)."),
+    ] = None,
+    to_offset: Annotated[
+        list[str] | None, typer.Option(help="Stop before this offset: N or P:N.")
+    ] = None,
+    service: Annotated[list[str] | None, typer.Option(help="Kong service name or id.")] = None,
+    route: Annotated[list[str] | None, typer.Option(help="Kong route name or id.")] = None,
+    consumer: Annotated[
+        list[str] | None, typer.Option(help="Kong consumer username, custom_id or id.")
+    ] = None,
+    provider: Annotated[
+        list[str] | None, typer.Option(help="openai, anthropic, vllm, … (after enrichment).")
+    ] = None,
+    status: Annotated[
+        list[str] | None, typer.Option(help="Response status: 200, 429, 5xx, …")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the traces, publish nothing.")
+    ] = False,
+    rate: Annotated[
+        float | None, typer.Option(min=0.001, help="At most this many records per second.")
+    ] = None,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar with ETA.")] = True,
+    idle_timeout: Annotated[
+        float, typer.Option(min=0.5, help="Stop when no record comes for this many seconds.")
+    ] = 10.0,
+    timeout: Annotated[
+        float | None, typer.Option(min=1.0, help="Stop reading after this many seconds.")
+    ] = None,
+) -> None:
+    """Re-run a range of a topic through enrichment onto the traces topic (the sink delivers)."""
+    from pipeline.app import enrich_options
+    from pipeline.ops.replay import (
+        ReplayFilter,
+        ReplayRequest,
+        parse_offsets,
+        parse_time,
+        run_replay,
+    )
+
+    settings = _settings()
+    if not settings.kafka_bootstrap_servers:
+        err.print("[bold red]error:[/] KAFKA_BOOTSTRAP_SERVERS is not set")
+        raise typer.Exit(2)
+    try:
+        request = ReplayRequest(
+            bootstrap=settings.kafka_bootstrap_servers,
+            topic=topic or settings.kong_log_topic,
+            traces_topic=settings.traces_topic,
+            options=enrich_options(settings),
+            start_time=parse_time(from_time) if from_time else None,
+            end_time=parse_time(to_time) if to_time else None,
+            from_offsets=parse_offsets(from_offset or []),
+            to_offsets=parse_offsets(to_offset or []),
+            selection=ReplayFilter(
+                services=tuple(service or ()),
+                routes=tuple(route or ()),
+                consumers=tuple(consumer or ()),
+                providers=tuple(provider or ()),
+                statuses=tuple(status or ()),
+            ),
+            dry_run=dry_run,
+            rate=rate,
+            idle_timeout=idle_timeout,
+            max_seconds=timeout,
+        )
+    except ValueError as exc:
+        err.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    summary = run_replay(request, out=sys.stdout, show_progress=progress, console=err)
+    for plan in summary.plans:
+        err.print(
+            f"partition {plan.partition}: offsets {plan.start}..{plan.stop} "
+            f"(start by {plan.start_method}, stop by {plan.stop_method}; log {plan.low}..{plan.end}"
+            f", {plan.fetches} probe fetches)",
+            highlight=False,
+        )
+    verb = "would publish" if dry_run else f"published to {summary.traces_topic}"
+    err.print(
+        f"{summary.messages} messages, {summary.records} records: {verb} {summary.traces} "
+        f"traces; skipped {summary.skipped} non-AI, filtered {summary.filtered}, outside the "
+        f"window {summary.outside_window}, failed {summary.failed} "
+        f"({summary.messages_per_second:.0f} messages/s)",
+        highlight=False,
+    )
+    for reason, count in summary.failure_reasons.most_common(10):
+        err.print(f"  failed {count}x {reason}", highlight=False)
+    if not summary.complete:
+        err.print("[bold red]incomplete:[/] some partitions stopped before their end offset")
+    if summary.failed or not summary.complete:
+        raise typer.Exit(1)
+
+
+@app.command("kong-config")
+def kong_config(
+    service_name: Annotated[str, typer.Option(help="Kong service (and route) name.")] = "llm",
+    service_url: Annotated[
+        str, typer.Option(help="Upstream URL (ignored by ai-proxy, which picks the provider).")
+    ] = "https://api.openai.com",
+    route_path: Annotated[
+        list[str] | None, typer.Option(help="Route path; repeat for several. Default: /v1.")
+    ] = None,
+    transport: Annotated[
+        str, typer.Option(help="kafka-log (Kong Enterprise) or http-log (→ ingest-http).")
+    ] = "kafka-log",
+    bootstrap_servers: Annotated[
+        str, typer.Option(help="host:port[,host:port] as Kong reaches Kafka.")
+    ] = "kafka:9092",
+    topic: Annotated[str, typer.Option(help="Kong topic.")] = "kong-logs",
+    sasl_mechanism: Annotated[
+        str | None, typer.Option(help="PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.")
+    ] = None,
+    sasl_user: Annotated[str | None, typer.Option(help="SASL user name.")] = None,
+    sasl_password_env: Annotated[
+        str, typer.Option(help="Kong's environment variable holding the SASL password.")
+    ] = "KAFKA_SASL_PASSWORD",
+    tls: Annotated[bool, typer.Option(help="TLS to the brokers.")] = False,
+    tls_verify: Annotated[bool, typer.Option(help="Verify the brokers (Kong 3.13+).")] = True,
+    body_capture: Annotated[
+        bool, typer.Option(help="Capture request/response bodies with pre/post-function.")
+    ] = True,
+    body_cap: Annotated[int, typer.Option(help="Bytes kept of each body.")] = 262144,
+    identity_encoding: Annotated[
+        bool, typer.Option(help="Drop Accept-Encoding upstream so bodies are readable.")
+    ] = True,
+    ai_proxy: Annotated[bool, typer.Option(help="Add Kong AI Gateway's ai-proxy.")] = False,
+    ai_provider: Annotated[str, typer.Option(help="openai or anthropic.")] = "openai",
+    ai_model: Annotated[str, typer.Option(help="ai-proxy model name.")] = "gpt-4o-mini",
+    ai_log_payloads: Annotated[
+        bool, typer.Option(help="ai-proxy logging.log_payloads (statistics are always on).")
+    ] = True,
+    ai_auth_env: Annotated[
+        str | None, typer.Option(help="Kong's environment variable with the provider key.")
+    ] = None,
+    http_endpoint: Annotated[
+        str, typer.Option(help="ingest-http URL, as Kong reaches it (http-log).")
+    ] = "http://kong-litefuse-ingest:8080/ingest",
+    http_token_env: Annotated[
+        str, typer.Option(help="Kong's environment variable with the ingest token; '' for none.")
+    ] = "INGEST_HTTP_TOKEN",
+    kong_version: Annotated[str, typer.Option(help="Kong Gateway version, 3.0 to 3.15.")] = "3.10",
+    output_format: Annotated[
+        str, typer.Option("--format", help="yaml (decK / DB-less) or admin-api (curl calls).")
+    ] = "yaml",
+    output: Annotated[Path | None, typer.Option(help="Write to this file, not stdout.")] = None,
+) -> None:
+    """Generate Kong's configuration: kafka-log (or http-log), body capture, ai-proxy logging."""
+    from pipeline.ops.kong_config import (
+        KongConfigError,
+        KongConfigOptions,
+        command_line,
+        render_admin_api,
+        render_yaml,
+    )
+
+    choices = {
+        "--transport": (transport, ("kafka-log", "http-log")),
+        "--format": (output_format, ("yaml", "admin-api")),
+        "--ai-provider": (ai_provider, ("openai", "anthropic")),
+        "--sasl-mechanism": (sasl_mechanism, (None, "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")),
+    }
+    for flag, (value, allowed) in choices.items():
+        if value not in allowed:
+            err.print(f"[bold red]error:[/] {flag} must be one of {', '.join(map(str, allowed))}")
+            raise typer.Exit(2)
+    try:
+        options = KongConfigOptions(
+            service_name=service_name,
+            service_url=service_url,
+            route_paths=tuple(route_path or ["/v1"]),
+            transport=transport,  # type: ignore[arg-type]
+            bootstrap_servers=tuple(s for s in bootstrap_servers.split(",") if s.strip()),
+            topic=topic,
+            sasl_mechanism=sasl_mechanism,  # type: ignore[arg-type]
+            sasl_user=sasl_user,
+            sasl_password_env=sasl_password_env,
+            tls=tls,
+            tls_verify=tls_verify,
+            body_capture=body_capture,
+            body_cap=body_cap,
+            identity_encoding=identity_encoding,
+            ai_proxy=ai_proxy,
+            ai_provider=ai_provider,  # type: ignore[arg-type]
+            ai_model=ai_model,
+            ai_log_payloads=ai_log_payloads,
+            ai_auth_env=ai_auth_env,
+            http_endpoint=http_endpoint,
+            http_token_env=http_token_env or None,
+            kong_version=kong_version,
+        )
+        fmt = "admin-api" if output_format == "admin-api" else "yaml"
+        command = command_line(options, fmt)
+        text = (
+            render_admin_api(options, command)
+            if fmt == "admin-api"
+            else render_yaml(options, command)
+        )
+    except KongConfigError as exc:
+        err.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text)
+        err.print(f"wrote {output}")
+
+
+@app.command("ingest-http")
+def ingest_http(
+    host: Annotated[
+        str, typer.Option(envvar="INGEST_HTTP_HOST", help="Bind address (0.0.0.0 in a container).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(envvar="INGEST_HTTP_PORT", min=0, max=65535)] = 8080,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="INGEST_HTTP_TOKEN",
+            show_default=False,
+            help="Shared secret expected in x-kong-litefuse-token (or Bearer). Prefer the env var.",
+        ),
+    ] = None,
+    basic_user: Annotated[str | None, typer.Option(envvar="INGEST_HTTP_BASIC_USER")] = None,
+    basic_password: Annotated[
+        str | None, typer.Option(envvar="INGEST_HTTP_BASIC_PASSWORD", show_default=False)
+    ] = None,
+    max_body_bytes: Annotated[
+        int, typer.Option(envvar="INGEST_HTTP_MAX_BODY_BYTES", min=1024, help="413 above this.")
+    ] = 10 * 1024 * 1024,
+    max_record_bytes: Annotated[
+        int, typer.Option(envvar="INGEST_HTTP_MAX_RECORD_BYTES", min=1024, help="Per record.")
+    ] = 1_000_000,
+    delivery_timeout: Annotated[
+        float,
+        typer.Option(envvar="INGEST_HTTP_DELIVERY_TIMEOUT", min=0.5, help="503 after this (s)."),
+    ] = 8.0,
+) -> None:
+    """Accept Kong http-log batches over HTTP and publish them to the Kong topic (Kong OSS)."""
+    from pipeline.ops.ingest_http import IngestConfig, serve
+
+    settings = _settings()
+    if not settings.kafka_bootstrap_servers:
+        err.print("[bold red]error:[/] KAFKA_BOOTSTRAP_SERVERS is not set")
+        raise typer.Exit(2)
+    if (basic_user is None) != (basic_password is None):
+        err.print("[bold red]error:[/] Basic auth needs both user and password")
+        raise typer.Exit(2)
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    serve(
+        IngestConfig(
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            topic=settings.kong_log_topic,
+            host=host,
+            port=port,
+            token=token or None,
+            basic_user=basic_user,
+            basic_password=basic_password,
+            max_body_bytes=max_body_bytes,
+            max_record_bytes=max_record_bytes,
+            delivery_timeout=delivery_timeout,
+        )
+    )
+
+
 def main() -> None:
     app()
 
