@@ -74,6 +74,7 @@ def create_app(
         web_port=settings.worker_web_port,
         worker_redirect_stdouts=False,
         broker_credentials=faust_credentials(settings),
+        stream_buffer_maxsize=settings.stream_buffer_maxsize,
     )
     if settings.kafka_producer_max_batch_bytes:
         app.conf.producer_max_batch_size = settings.kafka_producer_max_batch_bytes
@@ -150,7 +151,12 @@ def create_app(
             yield None
 
     window = DedupWindow(delivered_table, settings.dedup_window_seconds)
-    deliverer = Deliverer(the_sink, window)
+    deliverer = Deliverer(
+        the_sink,
+        window,
+        backoff_cap=settings.sink_backoff_cap_seconds,
+        auth_backoff=settings.sink_backoff_cap_seconds,
+    )
 
     @app.agent(traces_topic, name="sink")
     async def sink_agent(stream: StreamT[bytes]) -> AsyncIterator[None]:

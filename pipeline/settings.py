@@ -125,6 +125,17 @@ class Settings(BaseSettings):
     )
 
     # --- delivery ------------------------------------------------------------------------------
+    sink_backoff_cap_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="Longest pause between delivery attempts while Litefuse is unavailable.",
+    )
+    stream_buffer_maxsize: int = Field(
+        default=1000,
+        ge=10,
+        description="Records faust buffers per partition before it pauses fetching: with the "
+        "batch size, the bound on a worker's memory while Litefuse is down.",
+    )
     dedup_window_seconds: float = Field(
         default=3600.0,
         ge=0,
