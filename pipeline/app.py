@@ -27,6 +27,7 @@ from pipeline.kafka import faust_credentials
 from pipeline.kong import RecordError, parse_records
 from pipeline.settings import Settings, load_settings
 from pipeline.sinks import Sink, build_sink
+from pipeline.sinks.routing import LitefuseRoute, route_for, route_topic
 from pipeline.trace import SourceRef, Trace
 
 log = logging.getLogger("pipeline")
@@ -74,24 +75,24 @@ def create_app(
         web_port=settings.worker_web_port,
         worker_redirect_stdouts=False,
         broker_credentials=faust_credentials(settings),
+        stream_buffer_maxsize=settings.stream_buffer_maxsize,
     )
     if settings.kafka_producer_max_batch_bytes:
         app.conf.producer_max_batch_size = settings.kafka_producer_max_batch_bytes
     kong_topic = app.topic(settings.kong_log_topic, value_type=bytes, key_type=bytes)
-    traces_topic = app.topic(settings.traces_topic, value_type=bytes, key_type=bytes)
     dead_letters = app.topic(settings.dead_letter_topic, value_type=bytes, key_type=bytes)
     sink_dead_letters = app.topic(
         settings.traces_dead_letter_topic, value_type=bytes, key_type=bytes
     )
-    delivered_table = app.Table(
-        DEDUP_TABLE,
-        default=None,
-        partitions=settings.topic_partitions,
-        # json keys come back as str after recovery (raw would give bytes)
-        schema=faust.Schema(key_serializer="json", value_serializer="json"),
-    )
     options = enrich_options(settings)
-    the_sink = sink or build_sink(settings)
+    routes = settings.langfuse_routes
+    # One traces topic per destination: the default one, then one per route.
+    traces_topics = {
+        route_topic(settings.traces_topic, route): app.topic(
+            route_topic(settings.traces_topic, route), value_type=bytes, key_type=bytes
+        )
+        for route in [None, *routes]
+    }
 
     async def dead_letter(topic: faust.TopicT, letter: DeadLetter) -> None:
         metrics.dead_letters.labels(letter.stage, metrics.reason_label(letter.reason)).inc()
@@ -141,7 +142,8 @@ def create_app(
                 metrics.records_skipped.labels(result.reason).inc()
                 continue
             metrics.traces_published.labels(result.metadata.get("provider", "unknown")).inc()
-            await traces_topic.send(key=result.id.encode(), value=result.to_json())
+            topic = traces_topics[route_topic(settings.traces_topic, route_for(result, routes))]
+            await topic.send(key=result.id.encode(), value=result.to_json())
 
     @app.agent(kong_topic, name="enrich")
     async def enrich_agent(stream: StreamT[bytes]) -> AsyncIterator[None]:
@@ -149,43 +151,70 @@ def create_app(
             await enrich_event(event)
             yield None
 
-    window = DedupWindow(delivered_table, settings.dedup_window_seconds)
-    deliverer = Deliverer(the_sink, window)
+    windows: list[DedupWindow] = []
 
-    @app.agent(traces_topic, name="sink")
-    async def sink_agent(stream: StreamT[bytes]) -> AsyncIterator[None]:
-        # take_events acknowledges a batch only after this body finished with it, and the
-        # body only finishes once the batch is settled: offsets follow Litefuse's answers.
-        batches = stream.take_events(  # type: ignore[attr-defined]  # missing from StreamT
-            settings.sink_batch_size, within=settings.sink_flush_interval_seconds
+    def add_sink_agent(route: LitefuseRoute | None, the_sink: Sink) -> None:
+        """A sink agent, de-duplication window and dead-letter path for one destination."""
+        name = "default" if route is None else route.name
+        table = app.Table(
+            DEDUP_TABLE if route is None else f"{DEDUP_TABLE}-{name}",
+            default=None,
+            partitions=settings.topic_partitions,
+            # json keys come back as str after recovery (raw would give bytes)
+            schema=faust.Schema(key_serializer="json", value_serializer="json"),
         )
-        async for events in batches:
-            items: list[tuple[Trace, int | None]] = []
-            for event in events:
-                try:
-                    items.append(
-                        (Trace.from_json(event.message.value or b""), event.message.partition)
-                    )
-                except ValueError as exc:
-                    reason = f"invalid trace: {str(exc).splitlines()[0]}"
-                    await dead_letter(
-                        sink_dead_letters, DeadLetter.from_message("sink", reason, event.message)
-                    )
-            if items:
-                report = await deliverer.deliver(items)
-                for rejected in report.rejected:
-                    await dead_letter(
-                        sink_dead_letters,
-                        DeadLetter.for_trace(rejected.trace, rejected.status, rejected.reason),
-                    )
-                if on_delivered is not None:
-                    on_delivered(report)
-            yield None
+        window = DedupWindow(table, settings.dedup_window_seconds)
+        windows.append(window)
+        deliverer = Deliverer(
+            the_sink,
+            window,
+            backoff_cap=settings.sink_backoff_cap_seconds,
+            auth_backoff=settings.sink_backoff_cap_seconds,
+        )
+
+        async def sink_agent(stream: StreamT[bytes]) -> AsyncIterator[None]:
+            # take_events acknowledges a batch only after this body finished with it, and the
+            # body only finishes once the batch is settled: offsets follow Litefuse's answers.
+            batches = stream.take_events(  # type: ignore[attr-defined]  # missing from StreamT
+                settings.sink_batch_size, within=settings.sink_flush_interval_seconds
+            )
+            async for events in batches:
+                items: list[tuple[Trace, int | None]] = []
+                for event in events:
+                    try:
+                        trace = Trace.from_json(event.message.value or b"")
+                    except ValueError as exc:
+                        reason = f"invalid trace: {str(exc).splitlines()[0]}"
+                        await dead_letter(
+                            sink_dead_letters,
+                            DeadLetter.from_message("sink", reason, event.message),
+                        )
+                        continue
+                    items.append((trace, event.message.partition))
+                if items:
+                    report = await deliverer.deliver(items)
+                    for rejected in report.rejected:
+                        await dead_letter(
+                            sink_dead_letters,
+                            DeadLetter.for_trace(rejected.trace, rejected.status, rejected.reason),
+                        )
+                    if on_delivered is not None:
+                        on_delivered(report)
+                yield None
+
+        topic = traces_topics[route_topic(settings.traces_topic, route)]
+        app.agent(topic, name="sink" if route is None else f"sink-{name}")(sink_agent)
+
+    add_sink_agent(None, sink or build_sink(settings))
+    for route in routes:
+        add_sink_agent(route, build_sink(settings, route))
 
     @app.timer(interval=60.0)  # type: ignore[untyped-decorator]
-    async def sweep_dedup_window() -> None:
-        window.sweep(time.time())
-        metrics.dedup_entries.set(len(window))
+    async def sweep_dedup_windows() -> None:
+        now = time.time()
+        for window in windows:
+            window.sweep(now)
+        metrics.dedup_entries.set(sum(len(w) for w in windows))
 
     @app.page("/metrics")
     async def metrics_page(web: Any, request: Any) -> Any:

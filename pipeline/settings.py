@@ -22,6 +22,8 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from pipeline.sinks.routing import LitefuseRoute
+
 CONFIG_FILE_ENV = "KONG_LITEFUSE_CONFIG"
 ENVIRONMENT_PATTERN = re.compile(r"^(?!langfuse)[a-z0-9-_]+$")
 
@@ -125,6 +127,22 @@ class Settings(BaseSettings):
     )
 
     # --- delivery ------------------------------------------------------------------------------
+    langfuse_routes: list[LitefuseRoute] = Field(
+        default_factory=list,
+        description="Extra destination projects, matched in order (config file); traces "
+        "matching none go to LANGFUSE_BASE_URL.",
+    )
+    sink_backoff_cap_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="Longest pause between delivery attempts while Litefuse is unavailable.",
+    )
+    stream_buffer_maxsize: int = Field(
+        default=1000,
+        ge=10,
+        description="Records faust buffers per partition before it pauses fetching: with the "
+        "batch size, the bound on a worker's memory while Litefuse is down.",
+    )
     dedup_window_seconds: float = Field(
         default=3600.0,
         ge=0,

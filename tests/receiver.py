@@ -73,6 +73,7 @@ class LitefuseReceiver:
         self.raw_bodies: list[bytes] = []
         self.canned: deque[Canned] = deque()
         self.legacy_responder: Any = None  # callable(batch) -> (status, body dict) for 207 tests
+        self.delay = 0.0  # seconds every request takes (a slow server)
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -116,6 +117,11 @@ class LitefuseReceiver:
         self.stop()
 
     # --- queries -------------------------------------------------------------------------------
+    def root_span_count(self) -> int:
+        """Root spans received, duplicates included (each is one trace as Litefuse sees it)."""
+        with self._lock:
+            return sum(1 for s in self.spans if not s.parent_span_id)
+
     def trace_ids(self) -> list[str]:
         with self._lock:
             ids = [s.trace_id for s in self.spans if not s.parent_span_id]
@@ -156,6 +162,8 @@ class LitefuseReceiver:
         body = handler.rfile.read(length)
         headers = {k.lower(): v for k, v in handler.headers.items()}
         path = handler.path
+        if self.delay:
+            time.sleep(self.delay)
         with self._lock:
             canned = self.canned.popleft() if self.canned else None
         if canned is not None:

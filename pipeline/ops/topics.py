@@ -27,13 +27,20 @@ def changelog_topic(settings: Settings, table: str = "delivered") -> str:
 
 
 def pipeline_topics(settings: Settings) -> list[str]:
-    return [
+    """Every topic the worker reads or writes, per-destination ones included."""
+    from pipeline.sinks.routing import route_topic
+
+    topics = [
         settings.kong_log_topic,
-        settings.traces_topic,
         settings.dead_letter_topic,
         settings.traces_dead_letter_topic,
+        settings.traces_topic,
         changelog_topic(settings),
     ]
+    for route in settings.langfuse_routes:
+        topics.append(route_topic(settings.traces_topic, route))
+        topics.append(changelog_topic(settings, f"delivered-{route.name}"))
+    return topics
 
 
 def ensure_topics(

@@ -1,0 +1,135 @@
+"""Settings: environment names, config files, routes, and errors that name the variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipeline.kafka import client_config
+from pipeline.settings import SettingsError, load_settings
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in (
+        "KAFKA_BOOTSTRAP_SERVERS",
+        "LANGFUSE_BASE_URL",
+        "LANGFUSE_PUBLIC_KEY",
+        "LANGFUSE_SECRET_KEY",
+        "KONG_LITEFUSE_CONFIG",
+        "LANGFUSE_ENVIRONMENT",
+    ):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_defaults_use_the_names_users_know() -> None:
+    settings = load_settings()
+    assert settings.kong_log_topic == "kong-logs"
+    assert settings.traces_topic == "ai-traces"
+    assert settings.dead_letter_topic == "kong-logs.dlq"
+    assert settings.langfuse_ingestion == "otel"
+    assert settings.langfuse_environment == "production"
+    assert settings.sink_kind == "console"
+
+
+def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LANGFUSE_BASE_URL", "https://litefuse.example.com/")
+    monkeypatch.setenv("LANGFUSE_PUBLIC_KEY", "pk-lf-1")
+    monkeypatch.setenv("LANGFUSE_SECRET_KEY", "sk-lf-1")
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "k1:9092,k2:9092")
+    settings = load_settings()
+    assert settings.langfuse_base_url == "https://litefuse.example.com"
+    assert settings.sink_kind == "litefuse"
+    assert "sk-lf-1" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("LANGFUSE_ENVIRONMENT", "Prod", "LANGFUSE_ENVIRONMENT"),
+        ("LANGFUSE_ENVIRONMENT", "langfuse-x", "LANGFUSE_ENVIRONMENT"),
+        ("LANGFUSE_INGESTION", "grpc", "LANGFUSE_INGESTION"),
+        ("KAFKA_BOOTSTRAP_SERVERS", "no-port", "KAFKA_BOOTSTRAP_SERVERS"),
+        ("SINK_BATCH_SIZE", "0", "SINK_BATCH_SIZE"),
+        ("LANGFUSE_BASE_URL", "ftp://x", "LANGFUSE_BASE_URL"),
+    ],
+)
+def test_bad_settings_name_the_variable(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, message: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError, match=message):
+        load_settings()
+
+
+def test_base_url_needs_both_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LANGFUSE_BASE_URL", "https://litefuse.example.com")
+    monkeypatch.setenv("LANGFUSE_PUBLIC_KEY", "pk-lf-1")
+    with pytest.raises(SettingsError, match="LANGFUSE_SECRET_KEY"):
+        load_settings()
+
+
+def test_plain_http_to_a_remote_host_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LANGFUSE_BASE_URL", "http://litefuse.example.com")
+    monkeypatch.setenv("LANGFUSE_PUBLIC_KEY", "pk-lf-1")
+    monkeypatch.setenv("LANGFUSE_SECRET_KEY", "sk-lf-1")
+    with pytest.raises(SettingsError, match="LANGFUSE_ALLOW_INSECURE_HTTP"):
+        load_settings()
+    monkeypatch.setenv("LANGFUSE_ALLOW_INSECURE_HTTP", "true")
+    assert load_settings().langfuse_base_url == "http://litefuse.example.com"
+    monkeypatch.setenv("LANGFUSE_ALLOW_INSECURE_HTTP", "false")
+    monkeypatch.setenv("LANGFUSE_BASE_URL", "http://127.0.0.1:3000")
+    assert load_settings().langfuse_base_url == "http://127.0.0.1:3000"
+
+
+def test_config_file_with_routes_and_env_precedence(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "kong_log_topic: from-file\n"
+        "traces_topic: traces-from-file\n"
+        "langfuse_routes:\n"
+        "  - name: dev\n"
+        "    match: {environment: development}\n"
+        "    base_url: https://dev.litefuse.example.com\n"
+        "    public_key: pk-lf-dev\n"
+        "    secret_key_env: DEV_SECRET\n"
+    )
+    monkeypatch.setenv("KONG_LITEFUSE_CONFIG", str(config))
+    monkeypatch.setenv("DEV_SECRET", "sk-lf-dev")
+    monkeypatch.setenv("TRACES_TOPIC", "from-env")
+    settings = load_settings()
+    assert settings.kong_log_topic == "from-file"
+    assert settings.traces_topic == "from-env"  # environment wins over the file
+    (route,) = settings.langfuse_routes
+    assert route.keys() == ("pk-lf-dev", "sk-lf-dev")
+    monkeypatch.delenv("DEV_SECRET")
+    with pytest.raises(SettingsError, match="DEV_SECRET is not set"):
+        load_settings()
+
+
+def test_missing_config_file_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KONG_LITEFUSE_CONFIG", "/nonexistent/kong-litefuse.yaml")
+    with pytest.raises(SettingsError, match="KONG_LITEFUSE_CONFIG"):
+        load_settings()
+
+
+def test_kafka_sasl_and_tls(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
+    with pytest.raises(SettingsError, match="KAFKA_SASL_MECHANISM"):
+        load_settings()
+    monkeypatch.setenv("KAFKA_SASL_MECHANISM", "SCRAM-SHA-512")
+    monkeypatch.setenv("KAFKA_SASL_USERNAME", "kong")
+    monkeypatch.setenv("KAFKA_SASL_PASSWORD", "s3cret")
+    monkeypatch.setenv("KAFKA_SSL_CAFILE", "/etc/ssl/ca.pem")
+    settings = load_settings()
+    assert client_config(settings) == {
+        "security.protocol": "sasl_ssl",
+        "sasl.mechanism": "SCRAM-SHA-512",
+        "sasl.username": "kong",
+        "sasl.password": "s3cret",
+        "ssl.ca.location": "/etc/ssl/ca.pem",
+    }
+    assert "s3cret" not in repr(settings)
