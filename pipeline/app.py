@@ -41,10 +41,25 @@ def faust_broker_url(bootstrap_servers: str) -> str:
 
 
 def enrich_options(settings: Settings) -> EnrichOptions:
-    return EnrichOptions(
+    """Build the enrichment options once per process (reads the price file, loads plugins)."""
+    from pipeline.enrich.options import build_options
+
+    return build_options(
         environment=settings.langfuse_environment,
         release=settings.langfuse_release,
         trace_name=settings.trace_name,
+        payload_mode=settings.payload_mode,
+        payload_max_chars=settings.payload_max_chars,
+        mask_patterns=settings.mask_patterns,
+        sample_rate=settings.sample_rate,
+        sample_rates=settings.sample_rates,
+        price_override_file=settings.price_override_file,
+        model_aliases=settings.model_aliases,
+        custom_providers=settings.custom_providers,
+        vllm_services=settings.vllm_services,
+        provider_plugins=settings.provider_plugins,
+        estimate_tokens=settings.estimate_tokens,
+        environment_from_request=settings.environment_from_request,
     )
 
 

@@ -154,6 +154,88 @@ class Settings(BaseSettings):
     trace_name: Literal["path", "route", "service"] = Field(
         default="path", description="Trace name: request path (no query), Kong route or service."
     )
+    payload_mode: Literal["full", "truncated", "none"] = Field(
+        default="full",
+        description="Message content exported: full, truncated (PAYLOAD_MAX_CHARS) or none.",
+    )
+    payload_max_chars: int = Field(
+        default=20_000, ge=100, description="Size limit of input/output in truncated mode."
+    )
+    mask_patterns: list[str] = Field(
+        default_factory=list,
+        description="Content masks (JSON list): presets email, credit_card, phone, ipv4, iban, "
+        "us_ssn, or regexes; matches become [MASKED].",
+    )
+    sample_rate: float = Field(
+        default=1.0, ge=0, le=1, description="Share of AI traces exported (by trace id)."
+    )
+    sample_rates: dict[str, float] = Field(
+        default_factory=dict,
+        description='Per-environment sample rates (JSON object), e.g. {"staging": 0.1}.',
+    )
+    price_override_file: Path | None = Field(
+        default=None, description="YAML/JSON/TOML file of model prices (USD per 1M) and aliases."
+    )
+    model_aliases: dict[str, str] = Field(
+        default_factory=dict,
+        description="Model/deployment name → priced model name (JSON object), e.g. Azure "
+        "deployments.",
+    )
+    custom_providers: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Providers without code: match rules → name + parser family (config file).",
+    )
+    vllm_services: list[str] = Field(
+        default_factory=list,
+        description="Kong service/route names or upstream hosts that are vLLM servers.",
+    )
+    provider_plugins: bool = Field(
+        default=True, description="Load providers from the kong_litefuse.providers entry points."
+    )
+    estimate_tokens: bool = Field(
+        default=True, description="Count tokens offline when a provider reports none (flagged)."
+    )
+    environment_from_request: bool = Field(
+        default=False,
+        description="Honour x-langfuse-environment / body metadata.environment per request.",
+    )
+
+    @field_validator("sample_rates")
+    @classmethod
+    def _sample_rates(cls, value: dict[str, float]) -> dict[str, float]:
+        for environment, rate in value.items():
+            if not 0 <= rate <= 1:
+                raise ValueError(f"rate of {environment!r} must be between 0 and 1")
+            if len(environment) > 40 or not ENVIRONMENT_PATTERN.match(environment):
+                raise ValueError(f"{environment!r} is not a valid environment name")
+        return value
+
+    @field_validator("mask_patterns")
+    @classmethod
+    def _mask_patterns(cls, value: list[str]) -> list[str]:
+        from pipeline.enrich.privacy import mask_rules
+
+        mask_rules(value)
+        return value
+
+    @field_validator("custom_providers")
+    @classmethod
+    def _custom_providers(cls, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        from pipeline.enrich.providers import FAMILIES
+        from pipeline.enrich.providers.custom import build_rule
+
+        for rule in value:
+            build_rule(rule, FAMILIES)
+        return value
+
+    @field_validator("price_override_file")
+    @classmethod
+    def _price_file(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            from pipeline.enrich.cost import load_price_file
+
+            load_price_file(value)
+        return value
 
     # --- worker --------------------------------------------------------------------------------
     worker_web_host: str = Field(default="127.0.0.1", description="Bind host of /metrics.")

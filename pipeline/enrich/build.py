@@ -1,6 +1,7 @@
 """Kong record → Trace: the composition of the pure enrichment steps.
 
-provider → bodies → usage (Kong's ``ai`` block first) → timings → cost → context → Trace.
+bodies → provider (registry) → ids → sampling → parse → usage (Kong's ``ai`` block first, then
+the bodies, then a flagged estimate) → timings → cost → context → privacy → Trace.
 No I/O, no Faust: the agents, the CLI and the benchmarks call this same function.
 """
 
@@ -11,27 +12,36 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from pipeline.enrich.context import Context, header, read_context
-from pipeline.enrich.cost import compute_cost
+from pipeline.enrich.context import (
+    Context,
+    header,
+    kong_consumer,
+    read_context,
+    request_environment,
+)
+from pipeline.enrich.cost import PROVIDER_IDS, compute_cost
 from pipeline.enrich.ids import span_id, trace_id
 from pipeline.enrich.kong_ai import KongAI, read_kong_ai
 from pipeline.enrich.options import EnrichOptions
-from pipeline.enrich.providers import LLMCall, detect
-from pipeline.kong.bodies import Body, decode_body
+from pipeline.enrich.privacy import limit_payload, mask, scrub
+from pipeline.enrich.providers import Exchange, LLMCall, detect, is_non_ai_path, sniff
+from pipeline.enrich.providers.base import Provider
+from pipeline.enrich.sampling import sampled
+from pipeline.enrich.tokens import estimate_usage
+from pipeline.kong.bodies import decode_body
 from pipeline.kong.record import KongRecord, RecordError
 from pipeline.trace import Generation, SourceRef, Trace, Usage
 
-# Kong's provider_name → our provider family, for ai-proxy records on routes we cannot tell.
-_KONG_OPERATIONS = {
-    "chat": "chat_completion",
-    "completions": "completion",
-    "embeddings": "embedding",
-}
+NOT_AI = "not an AI request"
+SAMPLED_OUT = "sampled out"
 
 
 @dataclass(frozen=True, slots=True)
 class Skipped:
-    """A record that is not an AI call (health checks, model lists, other APIs)."""
+    """A record that is not an AI call (health checks, model lists, other APIs) or sampled out.
+
+    ``reason`` is a metric label: keep it to a few fixed values.
+    """
 
     reason: str
 
@@ -72,21 +82,38 @@ def enrich(
             request = decode_body(kong_ai.request_payload)
         if response.kind == "empty" and kong_ai.response_payload:
             response = decode_body(kong_ai.response_payload)
-    found = detect(record, path, request)
-    if found is None:
-        if kong_ai is None or kong_ai.provider is None:
-            return Skipped(reason="not an AI request")
-        from pipeline.enrich.providers.openai import OpenAICompatible
-
-        operation = _KONG_OPERATIONS.get(kong_ai.operation or "chat", "chat_completion")
-        call = OpenAICompatible().parse(operation, request, response)
-    else:
+    exchange = Exchange(
+        record, path, request, response, kong_provider=kong_ai.provider if kong_ai else None
+    )
+    found = detect(exchange, options.providers)
+    provider: Provider
+    if found is not None:
         provider, operation = found
-        call = provider.parse(operation, request, response)
-    if kong_ai is not None and kong_ai.provider:
-        call.provider = kong_ai.provider if found is None else call.provider
-        call.metadata["kong_provider"] = kong_ai.provider
-    return _build_trace(record, options, source, content, path, call, kong_ai, request)
+    elif kong_ai is not None and kong_ai.provider and not is_non_ai_path(path):
+        # Kong's ai block vouches for the call, whatever the method (realtime is a GET upgrade).
+        provider, operation = sniff(exchange, kong_ai.operation)
+    else:
+        return Skipped(reason=NOT_AI)
+    tid = trace_id(
+        record.request.id,
+        topic=source.topic,
+        partition=source.partition,
+        offset=source.offset,
+        index=source.index,
+        content=content,
+    )
+    request_body = request.json_object()
+    environment = options.environment
+    if options.environment_from_request:
+        environment = request_environment(record, request_body) or environment
+    if not sampled(tid, options.rate_for(environment)):
+        return Skipped(reason=SAMPLED_OUT)
+    call = provider.parse(operation, exchange)
+    if found is None and kong_ai is not None and kong_ai.provider:
+        call.provider = kong_ai.provider
+    return _build_trace(
+        record, options, source, tid, environment, exchange, call, kong_ai, request_body
+    )
 
 
 def _times(record: KongRecord) -> tuple[datetime, datetime, datetime, datetime]:
@@ -106,11 +133,223 @@ def _times(record: KongRecord) -> tuple[datetime, datetime, datetime, datetime]:
     return start, end, generation_start, generation_start + timedelta(milliseconds=proxy)
 
 
-def _usage(call: LLMCall, kong_ai: KongAI | None) -> Usage | None:
-    # Kong's normalised usage first, the bodies' otherwise.
-    if kong_ai is not None and kong_ai.usage is not None:
-        return kong_ai.usage
-    return call.usage
+def _usage(
+    call: LLMCall,
+    kong_ai: KongAI | None,
+    model: str | None,
+    options: EnrichOptions,
+    ok: bool,
+    held_stream: bool,
+) -> Usage | None:
+    """Kong's normalised usage, else the bodies', else (successful calls only) an estimate."""
+    kong_usage = kong_ai.usage if kong_ai is not None else None
+    usage = kong_usage or call.usage
+    if kong_usage is not None and held_stream and call.usage is None:
+        # The stream we hold carries no usage, so Kong's counts are its own estimate.
+        usage = kong_usage.model_copy(update={"estimated": True})
+    if not options.estimate_tokens or not ok:
+        return usage
+    embedding = call.observation_type == "embedding"
+    missing_input = usage is None or usage.input is None
+    missing_output = not embedding and (usage is None or usage.output is None)
+    if (missing_input and call.input is not None) or (missing_output and call.output is not None):
+        return estimate_usage(model, call.input, call.output, usage, embedding=embedding) or usage
+    return usage
+
+
+def _model(call: LLMCall, kong_ai: KongAI | None, record: KongRecord) -> str | None:
+    """The provider's response model first: it names the snapshot that actually ran."""
+    model = (
+        call.response_model
+        or (kong_ai.response_model if kong_ai else None)
+        or call.request_model
+        or (kong_ai.request_model if kong_ai else None)
+    )
+    if model:
+        return model
+    kong_model = header(record.response.headers, "x-kong-llm-model")  # provider/model
+    if kong_model and "/" in kong_model:
+        prefix, _, rest = kong_model.partition("/")
+        return rest if prefix.lower() in PROVIDER_IDS or prefix == call.provider else kong_model
+    return kong_model
+
+
+def _short_circuited(record: KongRecord) -> bool:
+    """Kong answered itself (auth, rate limiting, ai-proxy validation): no upstream call."""
+    if record.source == "kong":
+        return True
+    return (record.latencies.proxy is not None and record.latencies.proxy < 0) or (
+        record.upstream_status == "" and record.response.status is not None
+    )
+
+
+def _error(call: LLMCall, record: KongRecord) -> str | None:
+    status = record.response.status
+    failed = status is not None and status >= 400
+    if call.error:
+        if failed and _short_circuited(record):
+            return f"Kong answered {status}: {call.error}"
+        return call.error
+    if not failed:
+        return None
+    if _short_circuited(record):
+        return f"Kong answered {status} without calling the provider"
+    return f"HTTP {status}"
+
+
+def _timings(
+    record: KongRecord, kong_ai: KongAI | None, call: LLMCall, usage: Usage | None
+) -> dict[str, float | None]:
+    total_ms = _ms(record.latencies.request)
+    llm_ms = (kong_ai.llm_latency_ms if kong_ai else None) or _ms(record.latencies.proxy)
+    ttft = (kong_ai.time_to_first_token_ms if kong_ai else None) or call.time_to_first_token_ms
+    output = usage.output if usage else None
+    per_token: float | None = None
+    throughput: float | None = None
+    if llm_ms is not None and output:
+        if ttft is not None and output > 1 and llm_ms > ttft:
+            per_token = (llm_ms - ttft) / (output - 1)  # decode time per token after the first
+        else:
+            per_token = llm_ms / output
+        throughput = output / (llm_ms / 1000) if llm_ms > 0 else None
+    return {
+        "total_duration_ms": _round(total_ms),
+        "llm_latency_ms": _round(llm_ms),
+        "kong_latency_ms": _round(_ms(record.latencies.kong)),
+        "time_to_first_token_ms": _round(ttft),
+        "time_per_token_ms": _round(per_token),
+        "throughput_tokens_per_second": _round(throughput),
+        "kong_time_per_token_ms": _round(kong_ai.time_per_token_ms) if kong_ai else None,
+    }
+
+
+def _metadata(
+    record: KongRecord,
+    context: Context,
+    call: LLMCall,
+    model: str | None,
+    environment: str,
+    usage: Usage | None,
+    timings: dict[str, float | None],
+    kong_ai: KongAI | None,
+) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "provider": call.provider,
+        "model": model,
+        "operation": call.operation,
+        "status_code": record.response.status,
+        "environment": environment,
+        "request_id": record.request.id,
+        "method": record.request.method,
+        "stream": call.stream,
+        **timings,
+        "finish_reason": call.finish_reason,
+        "usage_estimated": usage.estimated if usage else None,
+        "usage_source": usage.source if usage else None,
+        "upstream_status": record.upstream_status or None,
+        "kong_source": record.source,
+        "kong_service": record.service.name if record.service else None,
+        "kong_route": record.route.name if record.route else None,
+        "kong_consumer": kong_consumer(record),
+        "kong_workspace": record.workspace_name or record.workspace,
+        "client_ip": record.client_ip,
+        "user_agent": header(record.request.headers, "user-agent"),
+        **context.ids(),
+        **call.metadata,
+    }
+    if context.metadata:
+        values["request_metadata"] = context.metadata
+    if kong_ai is not None:
+        values["kong_provider"] = kong_ai.provider
+        values["kong_ai_plugin"] = kong_ai.plugin
+        values["request_mode"] = kong_ai.request_mode
+        if kong_ai.meta:
+            values["kong_ai_meta"] = kong_ai.meta
+        if kong_ai.extra:
+            values["kong_ai"] = kong_ai.extra
+    scrubbed: dict[str, Any] = scrub({k: v for k, v in values.items() if v is not None})
+    return scrubbed
+
+
+def _content(value: Any, options: EnrichOptions) -> Any:
+    """Message content as exported: credentials scrubbed, masks applied, payload mode."""
+    if value is None:
+        return None
+    return limit_payload(
+        mask(scrub(value), options.masks), options.payload_mode, options.payload_max_chars
+    )
+
+
+def _build_trace(
+    record: KongRecord,
+    options: EnrichOptions,
+    source: SourceRef,
+    tid: str,
+    environment: str,
+    exchange: Exchange,
+    call: LLMCall,
+    kong_ai: KongAI | None,
+    request_body: dict[str, Any] | None,
+) -> Trace:
+    start, end, generation_start, generation_end = _times(record)
+    context = read_context(record, request_body)
+    status = record.response.status
+    error = _error(call, record)
+    model = _model(call, kong_ai, record)
+    if model:
+        model = options.prices.alias(model)
+    ok = error is None and (status is None or status < 400)
+    usage = _usage(call, kong_ai, model, options, ok, exchange.response.is_stream)
+    cost = compute_cost(
+        model, call.provider, usage, kong_ai.cost if kong_ai else None, options.prices
+    )
+    timings = _timings(record, kong_ai, call, usage)
+    metadata = _metadata(record, context, call, model, environment, usage, timings, kong_ai)
+    if cost is not None and cost.source:
+        metadata["cost_source"] = cost.source
+    ttft = timings["time_to_first_token_ms"]
+    completion_start = (
+        min(generation_start + timedelta(milliseconds=ttft), generation_end)
+        if ttft is not None
+        else None
+    )
+    tags = [t for t in (call.provider, model, metadata.get("kong_service")) if t]
+    payload_in, payload_out = _content(call.input, options), _content(call.output, options)
+    generation = Generation(
+        id=span_id(tid, "generation"),
+        name=call.operation,
+        type=call.observation_type,
+        model=model,
+        model_parameters=scrub(call.model_parameters),
+        input=payload_in,
+        output=payload_out,
+        usage=usage,
+        cost=cost,
+        start_time=generation_start,
+        end_time=generation_end,
+        completion_start_time=completion_start,
+        finish_reason=call.finish_reason,
+        level="ERROR" if error else "DEFAULT",
+        status_message=scrub(error) if error else None,
+        metadata={"finish_reason": call.finish_reason} if call.finish_reason else {},
+    )
+    return Trace(
+        id=tid,
+        span_id=span_id(tid, "request"),
+        name=_trace_name(record, options, exchange.path),
+        timestamp=start,
+        end_time=end,
+        user_id=scrub(context.user_id),
+        session_id=scrub(context.session_id),
+        environment=environment,
+        release=options.release,
+        tags=list(dict.fromkeys(tags)),
+        metadata=metadata,
+        input=payload_in,
+        output=payload_out,
+        generation=generation,
+        source=source,
+    )
 
 
 def _trace_name(record: KongRecord, options: EnrichOptions, path: str) -> str:
@@ -119,130 +358,3 @@ def _trace_name(record: KongRecord, options: EnrichOptions, path: str) -> str:
     if options.trace_name == "service" and record.service and record.service.name:
         return record.service.name
     return path
-
-
-def _metadata(
-    record: KongRecord,
-    context: Context,
-    call: LLMCall,
-    model: str | None,
-    status: int | None,
-    options: EnrichOptions,
-    usage: Usage | None,
-    total_ms: float | None,
-    llm_ms: float | None,
-) -> dict[str, Any]:
-    output_tokens = usage.output if usage else None
-    time_per_token = llm_ms / output_tokens if llm_ms is not None and output_tokens else None
-    throughput = output_tokens / (llm_ms / 1000) if llm_ms and output_tokens is not None else None
-    values: dict[str, Any] = {
-        "provider": call.provider,
-        "model": model,
-        "operation": call.operation,
-        "status_code": status,
-        "environment": options.environment,
-        "request_id": record.request.id,
-        "method": record.request.method,
-        "stream": call.stream,
-        "total_duration_ms": _round(total_ms),
-        "llm_latency_ms": _round(llm_ms),
-        "kong_latency_ms": _round(_ms(record.latencies.kong)),
-        "time_per_token_ms": _round(time_per_token),
-        "throughput_tokens_per_second": _round(throughput),
-        "usage_estimated": usage.estimated if usage else None,
-        "upstream_status": record.upstream_status or None,
-        "kong_service": record.service.name if record.service else None,
-        "kong_route": record.route.name if record.route else None,
-        "kong_consumer": (record.consumer.username or record.consumer.custom_id)
-        if record.consumer
-        else None,
-        "kong_workspace": record.workspace_name or record.workspace,
-        "client_ip": record.client_ip,
-        **context.ids(),
-        **call.metadata,
-    }
-    if context.metadata:
-        values["request_metadata"] = context.metadata
-    return {key: value for key, value in values.items() if value is not None}
-
-
-def _build_trace(
-    record: KongRecord,
-    options: EnrichOptions,
-    source: SourceRef,
-    content: bytes | None,
-    path: str,
-    call: LLMCall,
-    kong_ai: KongAI | None,
-    request: Body,
-) -> Trace:
-    tid = trace_id(
-        record.request.id,
-        topic=source.topic,
-        partition=source.partition,
-        offset=source.offset,
-        index=source.index,
-        content=content,
-    )
-    start, end, generation_start, generation_end = _times(record)
-    context = read_context(record, request.json_object())
-    usage = _usage(call, kong_ai)
-    model = (
-        call.response_model
-        or (kong_ai.response_model if kong_ai else None)
-        or call.request_model
-        or (kong_ai.request_model if kong_ai else None)
-        or header(record.response.headers, "x-kong-llm-model")
-    )
-    cost = compute_cost(model, call.provider, usage, kong_ai.cost if kong_ai else None)
-    status = record.response.status
-    failed = status is not None and status >= 400
-    error = call.error or (f"HTTP {status}" if failed else None)
-    llm_ms = (kong_ai.llm_latency_ms if kong_ai else None) or _ms(record.latencies.proxy)
-    ttft = kong_ai.time_to_first_token_ms if kong_ai else None
-    metadata = _metadata(
-        record, context, call, model, status, options, usage, _ms(record.latencies.request), llm_ms
-    )
-    if kong_ai is not None:
-        if kong_ai.request_mode:
-            metadata["request_mode"] = kong_ai.request_mode
-        if kong_ai.extra:
-            metadata["kong_ai"] = kong_ai.extra
-    tags = [t for t in (call.provider, model, metadata.get("kong_service")) if t]
-    generation = Generation(
-        id=span_id(tid, "generation"),
-        name=call.operation,
-        type=call.observation_type,
-        model=model,
-        model_parameters=call.model_parameters,
-        input=call.input,
-        output=call.output,
-        usage=usage,
-        cost=cost,
-        start_time=generation_start,
-        end_time=generation_end,
-        completion_start_time=generation_start + timedelta(milliseconds=ttft)
-        if ttft is not None
-        else None,
-        finish_reason=call.finish_reason,
-        level="ERROR" if failed or call.error else "DEFAULT",
-        status_message=error,
-        metadata={"finish_reason": call.finish_reason} if call.finish_reason else {},
-    )
-    return Trace(
-        id=tid,
-        span_id=span_id(tid, "request"),
-        name=_trace_name(record, options, path),
-        timestamp=start,
-        end_time=end,
-        user_id=context.user_id,
-        session_id=context.session_id,
-        environment=options.environment,
-        release=options.release,
-        tags=list(dict.fromkeys(tags)),
-        metadata=metadata,
-        input=call.input,
-        output=call.output,
-        generation=generation,
-        source=source,
-    )

@@ -1,16 +1,22 @@
 """Who made the call and in which conversation.
 
-Precedence (as the reference Lua plugin, documented in the README): the body's ``metadata`` and
-``user`` win over the ``X-*`` headers, which win over Kong's authenticated consumer. Without a
-session id there is no session: we never invent one per request.
+Precedence (as the reference Lua plugin, documented in docs/enrichment.md): the body's
+``metadata`` and ``user`` win over the ``X-*`` headers (and the seed's fallbacks), which win over
+Kong's authenticated consumer. Without a session id there is no session: we never invent one
+per request, so anonymous traffic is not split into one-trace sessions.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from pipeline.enrich.providers.base import header_value
 from pipeline.kong.record import HeaderValue, KongRecord
+
+ENVIRONMENT_PATTERN = re.compile(r"^(?!langfuse)[a-z0-9-_]+$")
+_ENVIRONMENT_HEADERS = ("x-langfuse-environment", "x-environment")
 
 # field → (header names in order, body metadata keys in order)
 _FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -52,13 +58,29 @@ class Context:
 
 def header(headers: dict[str, HeaderValue], name: str) -> str | None:
     """A header's first non-empty value (Kong turns repeated headers into lists)."""
-    value = headers.get(name)
-    if isinstance(value, list):
-        value = next((v for v in value if v), None)
-    if value is None:
+    return header_value(headers, name)
+
+
+def valid_environment(value: str | None) -> str | None:
+    """Litefuse's rule: ``^(?!langfuse)[a-z0-9-_]+$``, at most 40 chars; normalised or None."""
+    if not value:
         return None
-    value = value.strip()
-    return value or None
+    name = re.sub(r"[^a-z0-9_-]+", "-", value.strip().lower()).strip("-")[:40]
+    return name if name and ENVIRONMENT_PATTERN.match(name) else None
+
+
+def request_environment(record: KongRecord, request_body: dict[str, Any] | None) -> str | None:
+    """The environment a client asked for (body metadata over headers), validated."""
+    metadata = (request_body or {}).get("metadata")
+    if isinstance(metadata, dict):
+        found = valid_environment(_text(metadata.get("environment")))
+        if found:
+            return found
+    for name in _ENVIRONMENT_HEADERS:
+        found = valid_environment(header(record.request.headers, name))
+        if found:
+            return found
+    return None
 
 
 def _text(value: Any) -> str | None:
@@ -67,6 +89,18 @@ def _text(value: Any) -> str | None:
     if isinstance(value, (str, int, float)):
         text = str(value).strip()
         return text or None
+    return None
+
+
+def kong_consumer(record: KongRecord) -> str | None:
+    """Kong's authenticated consumer (username, custom id, id), else the authenticated entity."""
+    if record.consumer is not None:
+        found = record.consumer.username or record.consumer.custom_id or record.consumer.id
+        if found:
+            return found
+    entity = (record.model_extra or {}).get("authenticated_entity")
+    if isinstance(entity, dict):
+        return _text(entity.get("id")) or _text(entity.get("consumer_id"))
     return None
 
 
@@ -84,11 +118,13 @@ def read_context(record: KongRecord, request_body: dict[str, Any] | None) -> Con
                 promoted.add(key)
                 break
         if value is None and name == "user_id":
-            value = _text(body.get("user"))
+            value = _text(body.get("user")) or _text(body.get("safety_identifier"))
         if value is None:
             value = next((v for h in headers if (v := header(record.request.headers, h))), None)
-        if value is None and name == "user_id" and record.consumer is not None:
-            value = record.consumer.username or record.consumer.custom_id or record.consumer.id
+        if value is None and name == "user_id":
+            value = kong_consumer(record)
         setattr(context, name, value)
-    context.metadata = {k: v for k, v in metadata.items() if k not in promoted}
+    context.metadata = {
+        k: v for k, v in metadata.items() if k not in promoted and k != "environment"
+    }
     return context

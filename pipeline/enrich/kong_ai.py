@@ -30,7 +30,13 @@ class KongAI:
     operation: str | None = None
     request_payload: str | None = None
     response_payload: str | None = None
+    time_per_token_ms: float | None = None
+    plugin: str | None = None
+    """Which key held the statistics: ``usage`` (3.6 flat), ``ai-proxy`` or ``proxy``."""
+    meta: dict[str, Any] = field(default_factory=dict)
+    """Meta fields we do not interpret (plugin id, Azure ids, tried targets, cache…)."""
     extra: dict[str, Any] = field(default_factory=dict)
+    """Other ``ai.*`` producers (guardrails, semantic cache, transformers…), kept as metadata."""
 
 
 def _number(value: Any) -> float | None:
@@ -85,22 +91,39 @@ def read_kong_ai(ai: dict[str, Any] | None) -> KongAI | None:
         return None
     block: dict[str, Any] | None = None
     extra: dict[str, Any] = {}
+    plugin: str | None = None
     if isinstance(ai.get("usage"), dict) or isinstance(ai.get("meta"), dict):
-        block = ai  # 3.6: flat
+        block, plugin = ai, "usage"  # 3.6: flat
         extra = {k: v for k, v in ai.items() if k not in ("usage", "meta", "payload")}
     else:
         for key in _PROXY_KEYS:
             if isinstance(ai.get(key), dict):
-                block = ai[key]
+                block, plugin = ai[key], key
                 break
-        extra = {k: v for k, v in ai.items() if k not in _PROXY_KEYS}
+        extra = {k: v for k, v in ai.items() if k != plugin}
     if block is None:
         return KongAI(extra=extra) if extra else None
     meta = _object(block.get("meta"))
     usage = _object(block.get("usage"))
     payload = _object(block.get("payload"))
     cost = _number(usage.get("cost"))
+    known_meta = {
+        "provider_name",
+        "request_model",
+        "response_model",
+        "llm_latency",
+        "request_mode",
+        "operation_name",
+        "time_to_first_token",
+    }
+    unknown_meta = {k: v for k, v in meta.items() if k not in known_meta and v not in ({}, [])}
+    for key, value in block.items():  # e.g. 3.8's cache: {} next to meta/usage/payload
+        if key not in ("meta", "usage", "payload") and value not in ({}, [], None):
+            unknown_meta[key] = value
     return KongAI(
+        time_per_token_ms=_number(usage.get("time_per_token")),
+        plugin=plugin,
+        meta=unknown_meta,
         provider=_name(meta.get("provider_name")),
         request_model=_name(meta.get("request_model")),
         response_model=_name(meta.get("response_model")),

@@ -51,6 +51,8 @@ def decode_body(raw: str | None) -> Body:
     if raw is None:
         return EMPTY
     text = _maybe_gzip(raw).strip()
+    if "\0" in text:  # vLLM's /generate stream separates its JSON chunks with NUL bytes
+        text = text.replace("\0", "\n").strip()
     if not text:
         return EMPTY
     if text[0] in "{[":
@@ -90,9 +92,17 @@ def _decode_sse(text: str) -> Body:
             if payload.strip() != "[DONE]":
                 try:
                     events.append(orjson.loads(payload))
+                    names.append(name)
                 except orjson.JSONDecodeError:
-                    events.append(payload)
-                names.append(name)
+                    # Captures that lost the blank lines between events: one JSON per line.
+                    for line in data:
+                        if line.strip() == "[DONE]":
+                            continue
+                        try:
+                            events.append(orjson.loads(line))
+                        except orjson.JSONDecodeError:
+                            events.append(line)
+                        names.append(name)
         name, data = None, []
 
     for line in text.splitlines():

@@ -28,6 +28,39 @@ def _empty_table_to_none(value: Any) -> Any:
     return None if value == {} or value == [] else value
 
 
+def _body_text(value: Any) -> Any:
+    """A captured body as text: custom_fields_by_lua may set a table instead of a string."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (dict, list)):
+        return orjson.dumps(value).decode() if value not in ({}, []) else None
+    return str(value)
+
+
+def _number(value: Any) -> Any:
+    """Numbers as Kong writes them: maybe strings, maybe floats in exponent form."""
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        try:
+            return float(text)
+        except ValueError:
+            return None
+    return value
+
+
+def epoch_ms(value: float) -> float:
+    """Epoch milliseconds from a value Kong or a custom field wrote in s, ms, µs or ns."""
+    if value > 1e17:
+        return value / 1e6
+    if value > 1e14:
+        return value / 1e3
+    if value < 1e11:
+        return value * 1000
+    return value
+
+
 def _headers(value: Any) -> dict[str, HeaderValue]:
     if value is None or value == [] or value == {}:
         return {}
@@ -56,6 +89,16 @@ class KongRequest(_Lenient):
     body: str | None = Field(
         default=None, description="Captured request body (our Kong config's convention)."
     )
+
+    @field_validator("body", mode="before")
+    @classmethod
+    def _body(cls, value: Any) -> Any:
+        return _body_text(value)
+
+    @field_validator("method", "uri", "url", mode="before")
+    @classmethod
+    def _text(cls, value: Any) -> Any:
+        return None if value in ("", {}, []) else value
 
     @field_validator("headers", mode="before")
     @classmethod
@@ -86,6 +129,11 @@ class KongResponse(_Lenient):
         default=None, description="Captured response body (raw text: JSON, SSE or NDJSON)."
     )
 
+    @field_validator("body", mode="before")
+    @classmethod
+    def _body(cls, value: Any) -> Any:
+        return _body_text(value)
+
     @field_validator("headers", mode="before")
     @classmethod
     def _normalise_headers(cls, value: Any) -> dict[str, HeaderValue]:
@@ -104,6 +152,11 @@ class KongLatencies(_Lenient):
     proxy: float | None = Field(default=None, description="Upstream time in ms; -1 not proxied.")
     request: float | None = None
     receive: float | None = None
+
+    @field_validator("kong", "proxy", "request", "receive", mode="before")
+    @classmethod
+    def _latency(cls, value: Any) -> Any:
+        return _number(value)
 
 
 class KongEntity(_Lenient):
@@ -153,7 +206,20 @@ class KongRecord(_Lenient):
     @field_validator("started_at", mode="before")
     @classmethod
     def _started_at(cls, value: Any) -> Any:
-        return None if value == "" else value
+        value = _number(value)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+            return epoch_ms(float(value))
+        return value
+
+    @field_validator("latencies", "request", "response", mode="before")
+    @classmethod
+    def _empty_object(cls, value: Any) -> Any:
+        return {} if value is None or value == [] else value
+
+    @field_validator("workspace", "workspace_name", "client_ip", "source", mode="before")
+    @classmethod
+    def _optional_text(cls, value: Any) -> Any:
+        return None if value in ("", {}, []) else value
 
     @property
     def final_upstream_status(self) -> int | None:

@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from pipeline.enrich.providers.base import (
+    Exchange,
     LLMCall,
     error_message,
     model_parameters,
     non_negative_int,
 )
-from pipeline.kong.bodies import Body
-from pipeline.kong.record import KongRecord
 from pipeline.trace import Usage
 
 
@@ -47,14 +46,20 @@ def _text(content: Any) -> Any:
 class AnthropicMessages:
     name = "anthropic"
 
-    def detect(self, record: KongRecord, path: str, request: Body) -> str | None:
+    def detect(self, exchange: Exchange) -> str | None:
+        path = exchange.path
         if path.endswith("/v1/messages") or (
-            path.endswith("/messages") and ("anthropic-version" in record.request.headers)
+            path.endswith("/messages")
+            and (
+                "anthropic-version" in exchange.record.request.headers
+                or exchange.upstream_host.endswith("anthropic.com")
+            )
         ):
             return "messages"
         return None
 
-    def parse(self, operation: str, request: Body, response: Body) -> LLMCall:
+    def parse(self, operation: str, exchange: Exchange) -> LLMCall:
+        request, response = exchange.request, exchange.response
         body = request.json_object() or {}
         messages = body.get("messages")
         system = body.get("system")
@@ -62,7 +67,7 @@ class AnthropicMessages:
             provider=self.name,
             operation=operation,
             request_model=body.get("model") if isinstance(body.get("model"), str) else None,
-            model_parameters=model_parameters(body),
+            model_parameters=model_parameters(body, renames={"stop_sequences": "stop"}),
             input=[{"role": "system", "content": system}, *messages]
             if system and isinstance(messages, list)
             else messages,
@@ -74,14 +79,15 @@ class AnthropicMessages:
         document = response.json_object()
         if document is None:
             return call
-        call.error = error_message(document)
+        call.error = error_message(document, exchange.status)
         call.response_model = (
             document.get("model") if isinstance(document.get("model"), str) else None
         )
         call.usage = usage_from_anthropic(document.get("usage"), "response")
         if "content" in document:
             call.output = {"role": "assistant", "content": _text(document["content"])}
-        call.finish_reason = document.get("stop_reason")
+        stop = document.get("stop_reason")
+        call.finish_reason = stop if isinstance(stop, str) else None
         return call
 
     @staticmethod
