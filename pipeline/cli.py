@@ -238,6 +238,7 @@ def replay(
             topic=topic or settings.kong_log_topic,
             traces_topic=settings.traces_topic,
             options=enrich_options(settings),
+            routes=settings.langfuse_routes,
             start_time=parse_time(from_time) if from_time else None,
             end_time=parse_time(to_time) if to_time else None,
             from_offsets=parse_offsets(from_offset or []),
