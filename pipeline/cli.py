@@ -238,6 +238,7 @@ def replay(
             topic=topic or settings.kong_log_topic,
             traces_topic=settings.traces_topic,
             options=enrich_options(settings),
+            routes=settings.langfuse_routes,
             start_time=parse_time(from_time) if from_time else None,
             end_time=parse_time(to_time) if to_time else None,
             from_offsets=parse_offsets(from_offset or []),
@@ -452,6 +453,59 @@ def ingest_http(
             delivery_timeout=delivery_timeout,
         )
     )
+
+
+@app.command()
+def redrive(
+    topic: Annotated[
+        str | None, typer.Option(help="Dead-letter topic (default DEAD_LETTER_TOPIC).")
+    ] = None,
+    to: Annotated[
+        str | None, typer.Option(help="Publish here instead of each letter's source topic.")
+    ] = None,
+    reason_contains: Annotated[
+        str | None, typer.Option(help="Only letters whose reason contains this text.")
+    ] = None,
+    from_beginning: Annotated[
+        bool, typer.Option(help="Ignore earlier redrives' progress and start over.")
+    ] = False,
+    dry_run: Annotated[bool, typer.Option(help="Show what would move; move nothing.")] = False,
+    limit: Annotated[int | None, typer.Option(min=1, help="Move at most N letters.")] = None,
+) -> None:
+    """Re-publish dead letters to their source topics once the cause is fixed."""
+    from pipeline.delivery.redrive import redrive as run_redrive
+    from pipeline.kafka import client_config
+
+    settings = _settings()
+    if not settings.kafka_bootstrap_servers:
+        err.print("[bold red]error:[/] KAFKA_BOOTSTRAP_SERVERS is not set")
+        raise typer.Exit(2)
+    dead_letters = topic or settings.dead_letter_topic
+    summary = run_redrive(
+        settings.kafka_bootstrap_servers,
+        dead_letters,
+        group_id=f"{settings.consumer_group}-redrive",
+        kong_topic=settings.kong_log_topic,
+        traces_topic=settings.traces_topic,
+        to_topic=to,
+        reason_contains=reason_contains,
+        from_beginning=from_beginning,
+        dry_run=dry_run,
+        limit=limit,
+        client_config=client_config(settings),
+    )
+    verb = "would move" if dry_run else "moved"
+    out.print(
+        f"{dead_letters}: read {summary.read}, {verb} "
+        f"{sum(summary.by_target.values()) if dry_run else summary.redriven}, "
+        f"filtered out {summary.filtered}"
+    )
+    for target, count in summary.by_target.items():
+        out.print(f"  → {target}: {count}")
+    for reason, count in summary.by_reason.most_common(10):
+        out.print(f"  reason {reason!r}: {count}")
+    if not summary.complete:
+        err.print("[yellow]stopped before the end of the topic (limit or timeout)[/]")
 
 
 def main() -> None:

@@ -83,6 +83,17 @@ def publish(
     **config: Any,
 ) -> int:
     """Produce values (or (key, value) pairs) and wait until all are acknowledged."""
+    items = ((topic, *item) if isinstance(item, tuple) else (topic, None, item) for item in values)
+    return publish_to(bootstrap, items, timeout, **config)
+
+
+def publish_to(
+    bootstrap: str,
+    items: Iterable[tuple[str, bytes | None, bytes]],
+    timeout: float = 30.0,
+    **config: Any,
+) -> int:
+    """Produce (topic, key, value) triples and wait until all are acknowledged."""
     producer = Producer(
         {
             "bootstrap.servers": bootstrap,
@@ -101,8 +112,7 @@ def publish(
             errors.append(str(err))
 
     count = 0
-    for item in values:
-        key, value = item if isinstance(item, tuple) else (None, item)
+    for topic, key, value in items:
         while True:
             try:
                 producer.produce(topic, value=value, key=key, on_delivery=report)
@@ -113,7 +123,5 @@ def publish(
         producer.poll(0)
     remaining = producer.flush(timeout)
     if remaining or errors:
-        raise RuntimeError(
-            f"publishing to {topic}: {remaining} unacknowledged, errors: {errors[:3]}"
-        )
+        raise RuntimeError(f"publishing: {remaining} unacknowledged, errors: {errors[:3]}")
     return count

@@ -7,6 +7,7 @@ original record and ``redrive`` can re-publish it unchanged.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -76,10 +77,16 @@ def dead_letter_headers(letter: DeadLetter) -> list[tuple[str, bytes]]:
     ]
 
 
-def read_headers(headers: list[tuple[str, bytes]] | None) -> dict[str, str]:
+RawHeaders = Mapping[str, str | bytes | None] | Sequence[tuple[str, str | bytes | None]]
+
+
+def read_headers(headers: RawHeaders | None) -> dict[str, str]:
     """Dead-letter headers back as a dict, without the prefix."""
+    pairs = headers.items() if isinstance(headers, Mapping) else headers or []
     return {
         name.removeprefix(HEADER_PREFIX): value.decode("utf-8", "replace")
-        for name, value in headers or []
+        if isinstance(value, bytes)
+        else str(value or "")
+        for name, value in pairs
         if name.startswith(HEADER_PREFIX)
     }

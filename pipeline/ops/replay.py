@@ -27,7 +27,7 @@ from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from pipeline.delivery.deadletter import read_headers
 from pipeline.enrich import EnrichOptions, Skipped, enrich
-from pipeline.kafka import publish
+from pipeline.kafka import publish_to
 from pipeline.kong import KongRecord, RecordError, parse_records
 from pipeline.ops.offsets import (
     KafkaPartitionReader,
@@ -39,6 +39,7 @@ from pipeline.ops.offsets import (
     reader_consumer,
     watermarks,
 )
+from pipeline.sinks.routing import LitefuseRoute, route_for, route_topic
 from pipeline.trace import SourceRef, Trace
 
 log = logging.getLogger(__name__)
@@ -342,6 +343,7 @@ class ReplayRequest:
     topic: str
     traces_topic: str
     options: EnrichOptions
+    routes: Sequence[LitefuseRoute] = ()  # traces go to their destination's topic, as live
     start_time: datetime | None = None
     end_time: datetime | None = None
     from_offsets: OffsetSpec = OffsetSpec()
@@ -508,8 +510,8 @@ def _consume(
     group_id: str,
     out: TextIO | None,
     progress: _Progress,
-) -> Iterator[tuple[bytes, bytes]]:
-    """The (key, value) of every trace in the planned ranges, in partition order."""
+) -> Iterator[tuple[str, bytes, bytes]]:
+    """The (topic, key, value) of every trace in the planned ranges, in partition order."""
     plans = {p.partition: p for p in summary.plans if not p.done}
     if not plans:
         return
@@ -582,7 +584,7 @@ def _handle(
     start_ms: int | None,
     end_ms: int | None,
     out: TextIO | None,
-) -> Iterator[tuple[bytes, bytes]]:
+) -> Iterator[tuple[str, bytes, bytes]]:
     _kind, timestamp = message.timestamp()
     if (start_ms is not None and timestamp < start_ms) or (
         end_ms is not None and timestamp >= end_ms
@@ -619,7 +621,8 @@ def _handle(
         if out is not None:
             out.write(dry_run_line(trace) + "\n")
         if not request.dry_run:
-            yield trace.id.encode(), trace.to_json()
+            topic = route_topic(request.traces_topic, route_for(trace, list(request.routes)))
+            yield topic, trace.id.encode(), trace.to_json()
 
 
 def run_replay(
@@ -642,8 +645,7 @@ def run_replay(
             for _ in pairs:
                 pass
         else:
-            items: Iterator[tuple[bytes | None, bytes]] = iter(pairs)
-            summary.published = publish(request.bootstrap, request.traces_topic, items)
+            summary.published = publish_to(request.bootstrap, pairs)
     finally:
         progress.stop()
         summary.seconds = time.monotonic() - began
