@@ -25,13 +25,13 @@ from pipeline.enrich import EnrichOptions, Skipped, enrich
 from pipeline.enrich.privacy import redact_bytes
 from pipeline.kafka import faust_credentials
 from pipeline.kong import RecordError, parse_records
+from pipeline.logs import logging_config
 from pipeline.settings import Settings, load_settings
 from pipeline.sinks import Sink, build_sink
 from pipeline.sinks.routing import LitefuseRoute, route_for, route_topic
 from pipeline.trace import SourceRef, Trace
 
 log = logging.getLogger("pipeline")
-logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per request is noise
 
 DEDUP_TABLE = "delivered"
 
@@ -63,6 +63,20 @@ def enrich_options(settings: Settings) -> EnrichOptions:
     )
 
 
+def count_trace(trace: Trace) -> None:
+    """Traces, tokens and cost by provider and model (bounded label sets)."""
+    provider = metrics.provider_label(trace.metadata.get("provider"))
+    model = metrics.model_label(trace.generation.model)
+    metrics.traces_published.labels(provider).inc()
+    usage = trace.generation.usage
+    if usage is not None:
+        for kind, value in (("input", usage.input), ("output", usage.output)):
+            if value:
+                metrics.tokens.labels(provider, model, kind).inc(value)
+    if trace.generation.cost is not None and trace.generation.cost.total:
+        metrics.cost_usd.labels(provider, model).inc(trace.generation.cost.total)
+
+
 def create_app(
     settings: Settings,
     sink: Sink | None = None,
@@ -91,6 +105,7 @@ def create_app(
         worker_redirect_stdouts=False,
         broker_credentials=faust_credentials(settings),
         stream_buffer_maxsize=settings.stream_buffer_maxsize,
+        logging_config=logging_config(settings.log_level, settings.log_format),
     )
     if settings.kafka_producer_max_batch_bytes:
         app.conf.producer_max_batch_size = settings.kafka_producer_max_batch_bytes
@@ -118,6 +133,17 @@ def create_app(
             letter.source_partition,
             letter.source_offset,
             letter.reason,
+            extra={
+                "stage": letter.stage,
+                "source_topic": letter.source_topic,
+                "source_partition": letter.source_partition,
+                "source_offset": letter.source_offset,
+                **(
+                    {"trace_id": letter.key.decode()}
+                    if letter.stage == "sink" and letter.key
+                    else {}
+                ),
+            },
         )
         await topic.send(
             key=letter.key, value=redact_bytes(letter.value), headers=dead_letter_headers(letter)
@@ -156,7 +182,7 @@ def create_app(
             if isinstance(result, Skipped):
                 metrics.records_skipped.labels(result.reason).inc()
                 continue
-            metrics.traces_published.labels(result.metadata.get("provider", "unknown")).inc()
+            count_trace(result)
             topic = traces_topics[route_topic(settings.traces_topic, route_for(result, routes))]
             await topic.send(key=result.id.encode(), value=result.to_json())
 
@@ -230,6 +256,20 @@ def create_app(
         for window in windows:
             window.sweep(now)
         metrics.dedup_entries.set(sum(len(w) for w in windows))
+
+    @app.timer(interval=5.0)  # type: ignore[untyped-decorator]
+    async def measure_lag() -> None:
+        consumer = app.consumer
+        committed = getattr(consumer, "_committed_offset", {})
+        metrics.consumer_lag.clear()
+        for tp in consumer.assignment():
+            if tp.topic.endswith("-changelog"):
+                continue
+            position = committed.get(tp)
+            if position is None:
+                position = await consumer.position(tp)
+            lag = max(consumer.highwater(tp) - (position or 0), 0)
+            metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(lag)
 
     @app.page("/metrics")
     async def metrics_page(web: Any, request: Any) -> Any:

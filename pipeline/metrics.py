@@ -64,6 +64,46 @@ dedup_entries = Gauge(
 sink_up = Gauge("kong_litefuse_sink_up", "1 while the last delivery succeeded.", registry=REGISTRY)
 
 
+consumer_lag = Gauge(
+    "kong_litefuse_consumer_lag",
+    "Records behind the partition's end, per assigned partition (committed offset).",
+    ["topic", "partition"],
+    registry=REGISTRY,
+)
+tokens = Counter(
+    "kong_litefuse_tokens",
+    "Tokens of traced AI requests.",
+    ["provider", "model", "kind"],
+    registry=REGISTRY,
+)
+cost_usd = Counter(
+    "kong_litefuse_cost_usd",
+    "Cost of traced AI requests in USD (where the price is known).",
+    ["provider", "model"],
+    registry=REGISTRY,
+)
+
+MAX_MODEL_LABELS = 50
+_models_seen: set[str] = set()
+
+
+def model_label(model: str | None) -> str:
+    """The model as a label, capped at MAX_MODEL_LABELS distinct values (then ``other``)."""
+    if not model:
+        return "unknown"
+    if model in _models_seen:
+        return model
+    if len(_models_seen) < MAX_MODEL_LABELS:
+        _models_seen.add(model)
+        return model
+    return "other"
+
+
+def provider_label(provider: object) -> str:
+    text = str(provider or "unknown")
+    return text if len(text) <= 40 else "other"
+
+
 def reason_label(reason: str) -> str:
     """Collapse a free-text reason to a bounded label (its first words)."""
     head = reason.split(":", 1)[0].strip().lower()

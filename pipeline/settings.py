@@ -241,6 +241,9 @@ class Settings(BaseSettings):
     worker_web_host: str = Field(default="127.0.0.1", description="Bind host of /metrics.")
     worker_web_port: int = Field(default=6066, ge=0, le=65535)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "text"] = Field(
+        default="json", description="Worker logs: JSON lines (with trace ids) or text."
+    )
 
     @field_validator("langfuse_environment")
     @classmethod
