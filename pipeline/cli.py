@@ -151,14 +151,51 @@ def topics_create() -> None:
 @topics_app.command("describe")
 def topics_describe() -> None:
     """Show the pipeline's topics and their partition counts."""
+    from pipeline.kafka import client_config
     from pipeline.ops.topics import describe_topics, pipeline_topics
 
     settings = _settings()
     if not settings.kafka_bootstrap_servers:
         err.print("[bold red]error:[/] KAFKA_BOOTSTRAP_SERVERS is not set")
         raise typer.Exit(2)
-    for info in describe_topics(settings.kafka_bootstrap_servers, pipeline_topics(settings)):
+    for info in describe_topics(
+        settings.kafka_bootstrap_servers,
+        pipeline_topics(settings),
+        client_config=client_config(settings),
+    ):
         out.print(f"{info.name}\tpartitions={info.partitions}")
+
+
+@topics_app.command("add-partitions")
+def topics_add_partitions(
+    total: Annotated[int, typer.Argument(min=1, help="The new partition count of each topic.")],
+) -> None:
+    """Grow the pipeline's topics to TOTAL partitions (to run more workers in parallel).
+
+    Kafka cannot shrink a topic. Keys move to new partitions afterwards, so traces published
+    before and after may be owned by different workers; the de-duplication window of a moved
+    key starts empty on its new partition.
+    """
+    from pipeline.kafka import client_config
+    from pipeline.ops.topics import add_partitions, describe_topics, pipeline_topics
+
+    settings = _settings()
+    if not settings.kafka_bootstrap_servers:
+        err.print("[bold red]error:[/] KAFKA_BOOTSTRAP_SERVERS is not set")
+        raise typer.Exit(2)
+    from confluent_kafka import KafkaException
+
+    config = client_config(settings)
+    for info in describe_topics(settings.kafka_bootstrap_servers, pipeline_topics(settings)):
+        if info.partitions >= total:
+            out.print(f"{info.name}: already {info.partitions} partitions")
+            continue
+        try:
+            add_partitions(settings.kafka_bootstrap_servers, info.name, total, client_config=config)
+        except KafkaException as exc:
+            err.print(f"[bold red]error:[/] {info.name}: {exc.args[0].str()}")
+            raise typer.Exit(1) from None
+        out.print(f"{info.name}: {info.partitions} → {total} partitions")
 
 
 @app.command()

@@ -86,9 +86,12 @@ def ensure_topics(
 
 
 def describe_topics(
-    bootstrap_servers: str, names: Iterable[str], timeout: float = 15.0
+    bootstrap_servers: str,
+    names: Iterable[str],
+    timeout: float = 15.0,
+    client_config: dict[str, str] | None = None,
 ) -> list[TopicInfo]:
-    metadata = admin_client(bootstrap_servers).list_topics(timeout=timeout)
+    metadata = admin_client(bootstrap_servers, **(client_config or {})).list_topics(timeout=timeout)
     return [
         TopicInfo(name, len(metadata.topics[name].partitions))
         for name in names
@@ -96,9 +99,14 @@ def describe_topics(
     ]
 
 
-def add_partitions(bootstrap_servers: str, name: str, total: int, timeout: float = 15.0) -> None:
-    futures = admin_client(bootstrap_servers).create_partitions(
-        [NewPartitions(name, total)], request_timeout=timeout
-    )
+def add_partitions(
+    bootstrap_servers: str,
+    name: str,
+    total: int,
+    timeout: float = 15.0,
+    client_config: dict[str, str] | None = None,
+) -> None:
+    admin = admin_client(bootstrap_servers, **(client_config or {}))  # alive until answered
+    futures = admin.create_partitions([NewPartitions(name, total)], request_timeout=timeout)
     for future in futures.values():
         future.result(timeout=timeout)
