@@ -9,18 +9,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import faust
-from faust.types import EventT, StreamT
+from faust.types import TP, EventT, StreamT
 
-from pipeline import metrics
+from pipeline import faust_patches, metrics
+from pipeline.delivery.batcher import Batcher
 from pipeline.delivery.deadletter import DeadLetter, dead_letter_headers
 from pipeline.delivery.dedup import DedupWindow
 from pipeline.delivery.deliverer import Deliverer, DeliveryReport
+from pipeline.delivery.stalls import PartitionState, StallDetector
 from pipeline.enrich import EnrichOptions, Skipped, enrich
 from pipeline.enrich.privacy import redact_bytes
 from pipeline.kafka import faust_credentials
@@ -85,6 +88,7 @@ def create_app(
     """Build the app. ``sink`` and ``on_delivered`` let the demo watch what is delivered."""
     if not settings.kafka_bootstrap_servers:
         raise ValueError("KAFKA_BOOTSTRAP_SERVERS is not set")
+    faust_patches.install()
     app = faust.App(
         settings.consumer_group,
         broker=faust_broker_url(settings.kafka_bootstrap_servers),
@@ -193,6 +197,7 @@ def create_app(
             yield None
 
     windows: list[DedupWindow] = []
+    deliverers: list[Deliverer] = []
 
     def add_sink_agent(route: LitefuseRoute | None, the_sink: Sink) -> None:
         """A sink agent, de-duplication window and dead-letter path for one destination."""
@@ -212,16 +217,31 @@ def create_app(
             backoff_cap=settings.sink_backoff_cap_seconds,
             auth_backoff=settings.sink_backoff_cap_seconds,
         )
+        deliverers.append(deliverer)
 
         async def sink_agent(stream: StreamT[bytes]) -> AsyncIterator[None]:
-            # take_events acknowledges a batch only after this body finished with it, and the
-            # body only finishes once the batch is settled: offsets follow Litefuse's answers.
-            batches = stream.take_events(  # type: ignore[attr-defined]  # missing from StreamT
-                settings.sink_batch_size, within=settings.sink_flush_interval_seconds
+            # Manual acks: an event is acknowledged only once its batch is settled (accepted,
+            # dead-lettered or skipped as a duplicate), so offsets follow Litefuse's answers.
+            events = stream.noack()  # type: ignore[attr-defined]  # missing from StreamT
+
+            async def settle(batch: list[tuple[EventT[bytes], Trace]]) -> None:
+                report = await deliverer.deliver([(t, e.message.partition) for e, t in batch])
+                for rejected in report.rejected:
+                    await dead_letter(
+                        sink_dead_letters,
+                        DeadLetter.for_trace(rejected.trace, rejected.status, rejected.reason),
+                    )
+                for event, _ in batch:
+                    await events.ack(event)
+                if on_delivered is not None:
+                    on_delivered(report)
+
+            batcher: Batcher[tuple[EventT[bytes], Trace]] = Batcher(
+                settle, settings.sink_batch_size, settings.sink_flush_interval_seconds
             )
-            async for events in batches:
-                items: list[tuple[Trace, int | None]] = []
-                for event in events:
+            ticker = asyncio.ensure_future(batcher.run_ticker())
+            try:
+                async for event in events.events():
                     try:
                         trace = Trace.from_json(event.message.value or b"")
                     except ValueError as exc:
@@ -230,18 +250,12 @@ def create_app(
                             sink_dead_letters,
                             DeadLetter.from_message("sink", reason, event.message),
                         )
+                        await events.ack(event)
                         continue
-                    items.append((trace, event.message.partition))
-                if items:
-                    report = await deliverer.deliver(items)
-                    for rejected in report.rejected:
-                        await dead_letter(
-                            sink_dead_letters,
-                            DeadLetter.for_trace(rejected.trace, rejected.status, rejected.reason),
-                        )
-                    if on_delivered is not None:
-                        on_delivered(report)
-                yield None
+                    await batcher.add((event, trace))
+                    yield None
+            finally:
+                ticker.cancel()
 
         topic = traces_topics[route_topic(settings.traces_topic, route)]
         app.agent(topic, name="sink" if route is None else f"sink-{name}")(sink_agent)
@@ -257,19 +271,42 @@ def create_app(
             window.sweep(now)
         metrics.dedup_entries.set(sum(len(w) for w in windows))
 
+    stalls = StallDetector(settings.partition_stall_seconds)
+    watched = {settings.kong_log_topic, *traces_topics}
+
     @app.timer(interval=5.0)  # type: ignore[untyped-decorator]
-    async def measure_lag() -> None:
+    async def watch_partitions() -> None:
+        """Consumer lag per partition, and re-reading partitions stuck behind a fetch gap."""
         consumer = app.consumer
+        # faust keeps these privately; read defensively so an upgrade degrades to "unknown".
         committed = getattr(consumer, "_committed_offset", {})
+        fetched = getattr(consumer, "_read_offset", {})
         metrics.consumer_lag.clear()
+        states = []
         for tp in consumer.assignment():
-            if tp.topic.endswith("-changelog"):
+            if tp.topic not in watched:
                 continue
             position = committed.get(tp)
-            if position is None:
-                position = await consumer.position(tp)
-            lag = max(consumer.highwater(tp) - (position or 0), 0)
+            highwater = consumer.highwater(tp)
+            lag = max(highwater - (position or 0), 0)
             metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(lag)
+            key = (tp.topic, tp.partition)
+            states.append(PartitionState(key, position, fetched.get(tp), highwater))
+        holding = any(d.holding for d in deliverers)
+        for state in stalls.stalled(states, time.monotonic(), holding):
+            topic, partition = state.key
+            log.warning(
+                "%s[%d] stalled at offset %s with %d records uncommitted although all were "
+                "fetched; re-reading from the committed offset (already delivered traces are "
+                "skipped by the de-duplication window)",
+                topic,
+                partition,
+                state.committed,
+                state.highwater - (state.committed or 0),
+                extra={"topic": topic, "partition": partition},
+            )
+            metrics.partition_rereads.labels(topic).inc()
+            await consumer.seek(TP(topic, partition), state.committed or 0)
 
     @app.page("/metrics")
     async def metrics_page(web: Any, request: Any) -> Any:

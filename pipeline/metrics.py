@@ -70,6 +70,18 @@ consumer_lag = Gauge(
     ["topic", "partition"],
     registry=REGISTRY,
 )
+partition_rereads = Counter(
+    "kong_litefuse_partition_rereads",
+    "Partitions re-read from their committed offset after a stall (a fetch gap).",
+    ["topic"],
+    registry=REGISTRY,
+)
+fetch_gaps = Counter(
+    "kong_litefuse_fetch_gaps",
+    "Jumps in a partition's offsets seen by the consumer (records skipped by the fetcher).",
+    ["topic"],
+    registry=REGISTRY,
+)
 tokens = Counter(
     "kong_litefuse_tokens",
     "Tokens of traced AI requests.",

@@ -137,6 +137,12 @@ class Settings(BaseSettings):
         gt=0,
         description="Longest pause between delivery attempts while Litefuse is unavailable.",
     )
+    partition_stall_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="Re-read a partition whose committed offset has not moved for this long "
+        "although all its records were fetched (0: never).",
+    )
     stream_buffer_maxsize: int = Field(
         default=1000,
         ge=10,

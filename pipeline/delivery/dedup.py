@@ -39,14 +39,20 @@ class DedupWindow:
         accepted = _accepted_at(entry)
         return accepted is not None and now - accepted < self.window_seconds
 
-    def mark(self, accepted: Iterable[tuple[str, int | None]], now: float) -> None:
-        """Remember traces Litefuse accepted: (trace id, partition of its traces-topic record)."""
+    def mark(self, accepted: Iterable[tuple[str, int | None]], now: float) -> list[Any]:
+        """Remember traces Litefuse accepted: (trace id, partition of its traces-topic record).
+
+        Returns the changelog writes (futures) so the caller can wait until they are durable
+        before acknowledging the records: an entry lost in a crash means a duplicate.
+        """
         if self.window_seconds <= 0:
-            return
+            return []
+        writes = []
         for trace_id, partition in accepted:
             value = [now, partition]
             self.table.data[trace_id] = value
-            self.table.send_changelog(partition, trace_id, value)
+            writes.append(self.table.send_changelog(partition, trace_id, value))
+        return writes
 
     def sweep(self, now: float, limit: int = 1000) -> int:
         """Forget up to ``limit`` expired entries; returns how many were removed."""

@@ -14,6 +14,7 @@ This is where the delivery guarantees live, free of Faust so they are tested dir
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -52,6 +53,12 @@ class Deliverer:
         self.backoff_cap = backoff_cap
         self.auth_backoff = auth_backoff
         self.clock = clock
+        self._busy_since: float | None = None
+
+    @property
+    def holding(self) -> bool:
+        """True while one batch has been in delivery for over 5 s: the sink is struggling."""
+        return self._busy_since is not None and time.monotonic() - self._busy_since > 5.0
 
     def _fresh(
         self, items: Sequence[tuple[Trace, int | None]], report: DeliveryReport
@@ -69,18 +76,19 @@ class Deliverer:
             metrics.duplicates_skipped.inc(report.duplicates)
         return fresh
 
-    def _settle(
+    async def _settle(
         self,
         pending: list[tuple[Trace, int | None]],
         result: WriteResult,
         report: DeliveryReport,
     ) -> list[tuple[Trace, int | None]]:
-        """Record what the sink settled; return what is still to send."""
+        """Record what the sink settled (durably); return what is still to send."""
         accepted = set(result.accepted_ids)
         rejected = {r.trace.id for r in result.rejected}
         done = [(t, p) for t, p in pending if t.id in accepted]
         if self.window is not None and done:
-            self.window.mark(((t.id, p) for t, p in done), self.clock())
+            writes = self.window.mark(((t.id, p) for t, p in done), self.clock())
+            await asyncio.gather(*(w for w in writes if inspect.isawaitable(w)))
         report.accepted.extend(t for t, _ in done)
         report.rejected.extend(result.rejected)
         return [(t, p) for t, p in pending if t.id not in accepted and t.id not in rejected]
@@ -88,6 +96,7 @@ class Deliverer:
     async def deliver(self, items: Sequence[tuple[Trace, int | None]]) -> DeliveryReport:
         """Deliver (trace, traces-topic partition) pairs; returns only once all are settled."""
         report = DeliveryReport()
+        self._busy_since = time.monotonic()
         pending = self._fresh(items, report)
         delay = self.backoff_start
         while pending:
@@ -95,7 +104,7 @@ class Deliverer:
             try:
                 result = await self.sink.write([trace for trace, _ in pending])
             except SinkAuthError as exc:
-                pending = self._settle(pending, exc.result, report)
+                pending = await self._settle(pending, exc.result, report)
                 log.error(
                     "%s — holding %d traces, nothing is acknowledged; retrying in %.0fs",
                     exc,
@@ -105,7 +114,7 @@ class Deliverer:
                 await asyncio.sleep(self.auth_backoff)
                 continue
             except SinkError as exc:
-                pending = self._settle(pending, exc.result, report)
+                pending = await self._settle(pending, exc.result, report)
                 log.error(
                     "%s — holding %d traces, nothing is acknowledged; retrying in %.1fs",
                     exc,
@@ -115,5 +124,6 @@ class Deliverer:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.backoff_cap)
                 continue
-            pending = self._settle(pending, result, report)
+            pending = await self._settle(pending, result, report)
+        self._busy_since = None
         return report

@@ -1,0 +1,63 @@
+"""Self-healing for partitions whose committed offset stops moving.
+
+faust/aiokafka can start fetching a newly assigned partition past its committed offset (a race
+around recovery and seeking, known upstream). The records in between are never processed, so
+the committed offset never moves again and the partition's lag stays above zero forever, while
+the worker looks healthy. We watch for exactly that — lag above zero, every record fetched,
+the committed offset unchanged for ``stall_seconds``, and the sink not holding a batch for an
+outage — and re-read the partition from its committed offset. Re-reading is safe: records
+already traced produce the same trace ids, which the de-duplication window skips.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(slots=True)
+class _Seen:
+    committed: int | None
+    since: float
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionState:
+    key: tuple[str, int]
+    committed: int | None
+    fetched: int | None
+    """Offset of the last record fetched (None when unknown)."""
+    highwater: int
+
+
+class StallDetector:
+    def __init__(self, stall_seconds: float) -> None:
+        self.stall_seconds = stall_seconds
+        self._seen: dict[tuple[str, int], _Seen] = {}
+
+    def stalled(
+        self, partitions: list[PartitionState], now: float, sink_holding: bool
+    ) -> list[PartitionState]:
+        """The partitions to re-read now; each is reported once per stall period."""
+        current = {p.key for p in partitions}
+        for key in list(self._seen):
+            if key not in current:
+                del self._seen[key]
+        found = []
+        for state in partitions:
+            seen = self._seen.get(state.key)
+            if seen is None or seen.committed != state.committed:
+                self._seen[state.key] = _Seen(state.committed, now)
+                continue
+            lag = state.highwater - (state.committed or 0)
+            all_fetched = state.fetched is not None and state.fetched + 1 >= state.highwater
+            if (
+                self.stall_seconds > 0
+                and state.committed is not None
+                and lag > 0
+                and all_fetched
+                and not sink_holding
+                and now - seen.since >= self.stall_seconds
+            ):
+                found.append(state)
+                seen.since = now  # give the re-read a full period before judging again
+        return found

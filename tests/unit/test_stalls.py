@@ -1,0 +1,48 @@
+"""The stall detector re-reads only partitions that are truly stuck, once per period."""
+
+from __future__ import annotations
+
+from pipeline.delivery.stalls import PartitionState, StallDetector
+
+KEY = ("kong-logs", 3)
+
+
+def state(committed: int | None, fetched: int | None, highwater: int) -> PartitionState:
+    return PartitionState(KEY, committed, fetched, highwater)
+
+
+def test_a_gap_behind_the_committed_offset_is_re_read_after_the_stall_period() -> None:
+    detector = StallDetector(stall_seconds=10)
+    stuck = state(committed=250, fetched=499, highwater=500)
+    assert detector.stalled([stuck], now=0, sink_holding=False) == []
+    assert detector.stalled([stuck], now=9, sink_holding=False) == []
+    assert detector.stalled([stuck], now=10, sink_holding=False) == [stuck]
+    # reported once per period, not on every tick
+    assert detector.stalled([stuck], now=11, sink_holding=False) == []
+    assert detector.stalled([stuck], now=20, sink_holding=False) == [stuck]
+
+
+def test_progress_busy_partitions_and_outages_are_not_stalls() -> None:
+    detector = StallDetector(stall_seconds=10)
+    detector.stalled([state(100, 499, 500)], now=0, sink_holding=False)
+    # the committed offset moved: the clock restarts
+    assert detector.stalled([state(120, 499, 500)], now=15, sink_holding=False) == []
+    # still fetching (not everything read yet): back-pressure, not a gap
+    assert detector.stalled([state(120, 300, 500)], now=30, sink_holding=False) == []
+    # the sink is holding a batch for an outage
+    assert detector.stalled([state(120, 499, 500)], now=45, sink_holding=True) == []
+    # nothing uncommitted
+    assert detector.stalled([state(500, 499, 500)], now=60, sink_holding=False) == []
+    # never committed, or disabled
+    assert detector.stalled([state(None, 499, 500)], now=90, sink_holding=False) == []
+    off = StallDetector(stall_seconds=0)
+    off.stalled([state(1, 499, 500)], now=0, sink_holding=False)
+    assert off.stalled([state(1, 499, 500)], now=100, sink_holding=False) == []
+
+
+def test_revoked_partitions_are_forgotten() -> None:
+    detector = StallDetector(stall_seconds=10)
+    detector.stalled([state(250, 499, 500)], now=0, sink_holding=False)
+    detector.stalled([], now=5, sink_holding=False)  # revoked
+    # assigned again later: a new observation, not a 15 s old stall
+    assert detector.stalled([state(250, 499, 500)], now=15, sink_holding=False) == []
