@@ -267,8 +267,11 @@ def create_app(
     @app.timer(interval=60.0)  # type: ignore[untyped-decorator]
     async def sweep_dedup_windows() -> None:
         now = time.time()
-        for window in windows:
-            window.sweep(now)
+        try:
+            for window in windows:
+                window.sweep(now)
+        except Exception:  # a sweep must never crash the worker (faust would)
+            log.exception("sweeping the de-duplication window failed; trying again in 60 s")
         metrics.dedup_entries.set(sum(len(w) for w in windows))
 
     stalls = StallDetector(settings.partition_stall_seconds)
@@ -277,6 +280,13 @@ def create_app(
     @app.timer(interval=5.0)  # type: ignore[untyped-decorator]
     async def watch_partitions() -> None:
         """Consumer lag per partition, and re-reading partitions stuck behind a fetch gap."""
+        # faust crashes the whole worker when a timer raises: a watchdog must never do that.
+        try:
+            await _watch_partitions()
+        except Exception:
+            log.exception("partition watch failed; trying again in 5 s")
+
+    async def _watch_partitions() -> None:
         consumer = app.consumer
         # faust keeps these privately; read defensively so an upgrade degrades to "unknown".
         committed = getattr(consumer, "_committed_offset", {})
@@ -288,6 +298,8 @@ def create_app(
                 continue
             position = committed.get(tp)
             highwater = consumer.highwater(tp)
+            if highwater is None:  # not fetched yet (e.g. during a rebalance)
+                continue
             lag = max(highwater - (position or 0), 0)
             metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(lag)
             key = (tp.topic, tp.partition)
