@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 import httpx
 import orjson
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from pipeline import __version__, metrics
 from pipeline.sinks.base import Rejected, SinkAuthError, SinkError, WriteResult
@@ -81,6 +82,7 @@ class LitefuseSink:
         self.backoff_cap = backoff_cap
         self.max_batch_bytes = max_batch_bytes
         self.max_event_bytes = max_event_bytes
+        self._encoded: dict[int, list[Span]] = {}
         headers = {"user-agent": f"kong-litefuse/{__version__}"}
         if mode == "otel":
             headers["content-type"] = "application/x-protobuf"
@@ -101,23 +103,33 @@ class LitefuseSink:
     async def aclose(self) -> None:
         await self._client.aclose()
 
+    def _spans(self, trace: Trace) -> list[Span]:
+        """The trace's spans, encoded once per write (sizing, splitting and sending share them)."""
+        key = id(trace)
+        spans = self._encoded.get(key)
+        if spans is None:
+            spans = self._encoded[key] = encode_spans(trace)
+        return spans
+
     def encoded_size(self, trace: Trace) -> int:
         """Bytes this trace adds to a request (protobuf spans, or legacy JSON events)."""
         if self.mode == "otel":
-            return sum(span.ByteSize() + 8 for span in encode_spans(trace))
+            return sum(span.ByteSize() + 8 for span in self._spans(trace))
         return len(orjson.dumps(encode_events(trace))) + 2
 
     async def write(self, traces: Sequence[Trace]) -> WriteResult:
         result = WriteResult()
         if not traces:
             return result
-        fitted = [fit_trace(t, self.encoded_size, self.max_event_bytes) for t in traces]
         try:
+            fitted = [fit_trace(t, self.encoded_size, self.max_event_bytes) for t in traces]
             for chunk in split_by_size(fitted, self.encoded_size, self.max_batch_bytes):
                 await self._deliver(chunk, result)
         except SinkError as exc:
             exc.result = result
             raise
+        finally:
+            self._encoded.clear()
         metrics.sink_batches.labels(self.name).inc()
         metrics.sink_events.labels(self.name).inc(result.accepted)
         metrics.sink_up.set(1)
@@ -162,7 +174,7 @@ class LitefuseSink:
 
     async def _send_once(self, traces: list[Trace], result: WriteResult) -> list[Trace]:
         if self.mode == "otel":
-            body = encode_request(traces).SerializeToString()
+            body = encode_request(traces, self._spans).SerializeToString()
             path = OTLP_PATH
         else:
             body = orjson.dumps(encode_batch(traces))

@@ -7,7 +7,7 @@ because Litefuse v4 reads them per span; each span is exported once, complete.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -152,11 +152,16 @@ def encode_spans(trace: Trace) -> list[Span]:
     return [root, child]
 
 
-def encode_request(traces: Sequence[Trace]) -> ExportTraceServiceRequest:
-    """One export request for a batch; the resource names our service and environment."""
+def encode_request(
+    traces: Sequence[Trace], spans_of: Callable[[Trace], list[Span]] = encode_spans
+) -> ExportTraceServiceRequest:
+    """One export request for a batch; the resource names our service and environment.
+
+    ``spans_of`` lets a caller that already encoded the spans (to measure them) reuse them.
+    """
     by_environment: dict[str, list[Span]] = {}
     for trace in traces:
-        by_environment.setdefault(trace.environment, []).extend(encode_spans(trace))
+        by_environment.setdefault(trace.environment, []).extend(spans_of(trace))
     return ExportTraceServiceRequest(
         resource_spans=[
             ResourceSpans(
