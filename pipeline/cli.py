@@ -25,6 +25,8 @@ app.add_typer(topics_app, name="topics")
 
 err = Console(stderr=True)
 out = Console()
+if not out.is_terminal:  # piped or logged: do not squeeze tables into 80 columns
+    out = Console(width=160)
 
 
 def _settings() -> Settings:
