@@ -29,6 +29,14 @@ if not out.is_terminal:  # piped or logged: do not squeeze tables into 80 column
     out = Console(width=160)
 
 
+def _require_bootstrap(settings: Settings) -> str:
+    """The Kafka bootstrap servers, or exit with the setting's name (no embedded default here)."""
+    if not settings.kafka_bootstrap_servers:
+        err.print("[bold red]error:[/] KAFKA_BOOTSTRAP_SERVERS is not set")
+        raise typer.Exit(2)
+    return settings.kafka_bootstrap_servers
+
+
 def _settings() -> Settings:
     try:
         return load_settings()
@@ -137,11 +145,9 @@ def topics_create() -> None:
     from pipeline.ops.topics import ensure_topics, pipeline_topics
 
     settings = _settings()
-    if not settings.kafka_bootstrap_servers:
-        err.print("[bold red]error:[/] KAFKA_BOOTSTRAP_SERVERS is not set")
-        raise typer.Exit(2)
+    bootstrap = _require_bootstrap(settings)
     created = ensure_topics(
-        settings.kafka_bootstrap_servers,
+        bootstrap,
         pipeline_topics(settings),
         settings.topic_partitions,
         settings.topic_replication_factor,
@@ -157,11 +163,9 @@ def topics_describe() -> None:
     from pipeline.ops.topics import describe_topics, pipeline_topics
 
     settings = _settings()
-    if not settings.kafka_bootstrap_servers:
-        err.print("[bold red]error:[/] KAFKA_BOOTSTRAP_SERVERS is not set")
-        raise typer.Exit(2)
+    bootstrap = _require_bootstrap(settings)
     for info in describe_topics(
-        settings.kafka_bootstrap_servers,
+        bootstrap,
         pipeline_topics(settings),
         client_config=client_config(settings),
     ):
@@ -182,18 +186,16 @@ def topics_add_partitions(
     from pipeline.ops.topics import add_partitions, describe_topics, pipeline_topics
 
     settings = _settings()
-    if not settings.kafka_bootstrap_servers:
-        err.print("[bold red]error:[/] KAFKA_BOOTSTRAP_SERVERS is not set")
-        raise typer.Exit(2)
+    bootstrap = _require_bootstrap(settings)
     from confluent_kafka import KafkaException
 
     config = client_config(settings)
-    for info in describe_topics(settings.kafka_bootstrap_servers, pipeline_topics(settings)):
+    for info in describe_topics(bootstrap, pipeline_topics(settings)):
         if info.partitions >= total:
             out.print(f"{info.name}: already {info.partitions} partitions")
             continue
         try:
-            add_partitions(settings.kafka_bootstrap_servers, info.name, total, client_config=config)
+            add_partitions(bootstrap, info.name, total, client_config=config)
         except KafkaException as exc:
             err.print(f"[bold red]error:[/] {info.name}: {exc.args[0].str()}")
             raise typer.Exit(1) from None
@@ -268,12 +270,10 @@ def replay(
     )
 
     settings = _settings()
-    if not settings.kafka_bootstrap_servers:
-        err.print("[bold red]error:[/] KAFKA_BOOTSTRAP_SERVERS is not set")
-        raise typer.Exit(2)
+    bootstrap = _require_bootstrap(settings)
     try:
         request = ReplayRequest(
-            bootstrap=settings.kafka_bootstrap_servers,
+            bootstrap=bootstrap,
             topic=topic or settings.kong_log_topic,
             traces_topic=settings.traces_topic,
             options=enrich_options(settings),
@@ -469,9 +469,7 @@ def ingest_http(
     from pipeline.ops.ingest_http import IngestConfig, serve
 
     settings = _settings()
-    if not settings.kafka_bootstrap_servers:
-        err.print("[bold red]error:[/] KAFKA_BOOTSTRAP_SERVERS is not set")
-        raise typer.Exit(2)
+    bootstrap = _require_bootstrap(settings)
     if (basic_user is None) != (basic_password is None):
         err.print("[bold red]error:[/] Basic auth needs both user and password")
         raise typer.Exit(2)
@@ -480,7 +478,7 @@ def ingest_http(
     )
     serve(
         IngestConfig(
-            bootstrap_servers=settings.kafka_bootstrap_servers,
+            bootstrap_servers=bootstrap,
             topic=settings.kong_log_topic,
             host=host,
             port=port,
@@ -516,12 +514,10 @@ def redrive(
     from pipeline.kafka import client_config
 
     settings = _settings()
-    if not settings.kafka_bootstrap_servers:
-        err.print("[bold red]error:[/] KAFKA_BOOTSTRAP_SERVERS is not set")
-        raise typer.Exit(2)
+    bootstrap = _require_bootstrap(settings)
     dead_letters = topic or settings.dead_letter_topic
     summary = run_redrive(
-        settings.kafka_bootstrap_servers,
+        bootstrap,
         dead_letters,
         group_id=f"{settings.consumer_group}-redrive",
         kong_topic=settings.kong_log_topic,
