@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.enrich.providers.base import non_negative_int
+from pipeline.enrich.providers.openai import usage_from_openai
 from pipeline.trace import Usage
 
 _PROXY_KEYS = ("proxy", "ai-proxy", "ai-proxy-advanced")
@@ -53,36 +53,18 @@ def _name(value: Any) -> str | None:
     return None if value in _UNSPECIFIED or not isinstance(value, str) else value
 
 
-def _details(usage: dict[str, Any], *keys: str) -> dict[str, Any]:
-    for key in keys:
-        value = usage.get(key)
-        if isinstance(value, dict):
-            return value
-    return {}
-
-
 def _usage(usage: dict[str, Any]) -> Usage | None:
-    prompt = non_negative_int(usage.get("prompt_tokens", usage.get("prompt_token")))
-    completion = non_negative_int(usage.get("completion_tokens", usage.get("completion_token")))
-    if prompt is None:
-        prompt = non_negative_int(usage.get("input_tokens"))
-    if completion is None:
-        completion = non_negative_int(usage.get("output_tokens"))
-    total = non_negative_int(usage.get("total_tokens"))
-    if prompt is None and completion is None and total is None:
-        return None
-    if total is None:
-        total = (prompt or 0) + (completion or 0)
-    prompt_details = _details(usage, "prompt_tokens_details", "input_tokens_details")
-    completion_details = _details(usage, "completion_tokens_details", "output_tokens_details")
-    return Usage(
-        input=prompt,
-        output=completion,
-        total=total,
-        input_cached=non_negative_int(prompt_details.get("cached_tokens")),
-        output_reasoning=non_negative_int(completion_details.get("reasoning_tokens")),
-        source="kong-ai",
-    )
+    """OpenAI's usage shape, but for Kong 3.7's singular ``prompt_token``/``completion_token``."""
+    normalised = dict(usage)
+    for plural, singular in (
+        ("prompt_tokens", "prompt_token"),
+        ("completion_tokens", "completion_token"),
+    ):
+        if normalised.get(plural) is None:
+            normalised.pop(plural, None)  # so input_tokens/output_tokens (3.11) still count
+            if singular in usage:
+                normalised[plural] = usage[singular]
+    return usage_from_openai(normalised, "kong-ai")
 
 
 def read_kong_ai(ai: dict[str, Any] | None) -> KongAI | None:
