@@ -6,7 +6,7 @@ so a resent event is merged by Langfuse v3 rather than duplicated.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -76,8 +76,12 @@ def encode_events(trace: Trace) -> list[dict[str, Any]]:
     ]
 
 
-def encode_batch(traces: Sequence[Trace]) -> dict[str, Any]:
+def encode_batch(
+    traces: Sequence[Trace],
+    events_of: Callable[[Trace], list[dict[str, Any]]] = encode_events,
+) -> dict[str, Any]:
+    """The request body; ``events_of`` lets a caller reuse events it already encoded."""
     return {
-        "batch": [event for trace in traces for event in encode_events(trace)],
+        "batch": [event for trace in traces for event in events_of(trace)],
         "metadata": {"sdk_name": "kong-litefuse", "batch_size": len(traces)},
     }

@@ -82,7 +82,9 @@ class LitefuseSink:
         self.backoff_cap = backoff_cap
         self.max_batch_bytes = max_batch_bytes
         self.max_event_bytes = max_event_bytes
-        self._encoded: dict[int, list[Span]] = {}
+        # Per write: each trace's encoding and size, shared by sizing, splitting and sending.
+        self._encoded: dict[int, Any] = {}
+        self._sizes: dict[int, int] = {}
         headers = {"user-agent": f"kong-litefuse/{__version__}"}
         if mode == "otel":
             headers["content-type"] = "application/x-protobuf"
@@ -103,19 +105,32 @@ class LitefuseSink:
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    def _spans(self, trace: Trace) -> list[Span]:
-        """The trace's spans, encoded once per write (sizing, splitting and sending share them)."""
+    def _encoding(self, trace: Trace) -> Any:
+        """The trace's spans (otel) or events (legacy), encoded once per write."""
         key = id(trace)
-        spans = self._encoded.get(key)
-        if spans is None:
-            spans = self._encoded[key] = encode_spans(trace)
+        if key not in self._encoded:
+            encode = encode_spans if self.mode == "otel" else encode_events
+            self._encoded[key] = encode(trace)
+        return self._encoded[key]
+
+    def _spans(self, trace: Trace) -> list[Span]:
+        spans: list[Span] = self._encoding(trace)
         return spans
+
+    def _events(self, trace: Trace) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = self._encoding(trace)
+        return events
 
     def encoded_size(self, trace: Trace) -> int:
         """Bytes this trace adds to a request (protobuf spans, or legacy JSON events)."""
-        if self.mode == "otel":
-            return sum(span.ByteSize() + 8 for span in self._spans(trace))
-        return len(orjson.dumps(encode_events(trace))) + 2
+        key = id(trace)
+        if key not in self._sizes:
+            if self.mode == "otel":
+                size = sum(span.ByteSize() + 8 for span in self._spans(trace))
+            else:
+                size = len(orjson.dumps(self._events(trace))) + 2
+            self._sizes[key] = size
+        return self._sizes[key]
 
     async def write(self, traces: Sequence[Trace]) -> WriteResult:
         result = WriteResult()
@@ -130,6 +145,7 @@ class LitefuseSink:
             raise
         finally:
             self._encoded.clear()
+            self._sizes.clear()
         metrics.sink_batches.labels(self.name).inc()
         metrics.sink_events.labels(self.name).inc(result.accepted)
         metrics.sink_up.set(1)
@@ -177,7 +193,7 @@ class LitefuseSink:
             body = encode_request(traces, self._spans).SerializeToString()
             path = OTLP_PATH
         else:
-            body = orjson.dumps(encode_batch(traces))
+            body = orjson.dumps(encode_batch(traces, self._events))
             path = LEGACY_PATH
         started = time.perf_counter()
         try:
