@@ -76,12 +76,14 @@ class LitefuseReceiver:
         self.delay = 0.0  # seconds every request takes (a slow server)
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
+        self._down = False
         self._thread: threading.Thread | None = None
         self.port = 0
 
     # --- lifecycle ---------------------------------------------------------------------------
     def start(self) -> LitefuseReceiver:
         receiver = self
+        self._down = False
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -100,7 +102,12 @@ class LitefuseReceiver:
         return self
 
     def stop(self) -> None:
-        """Stop listening: clients get 'connection refused' until start() again (same port)."""
+        """Stop listening: clients get 'connection refused' until start() again (same port).
+
+        Kept-alive connections would outlive the listener, so requests arriving on them are
+        dropped without an answer, as a dead server would.
+        """
+        self._down = True
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -158,6 +165,9 @@ class LitefuseReceiver:
         handler.wfile.write(body)
 
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
+        if self._down:
+            handler.close_connection = True
+            return
         length = int(handler.headers.get("content-length") or 0)
         body = handler.rfile.read(length)
         headers = {k.lower(): v for k, v in handler.headers.items()}
