@@ -18,7 +18,7 @@ from typing import Any
 import faust
 from faust.types import TP, EventT, StreamT
 
-from pipeline import faust_patches, metrics
+from pipeline import metrics, transport
 from pipeline.delivery.batcher import Batcher
 from pipeline.delivery.deadletter import DeadLetter, dead_letter_headers
 from pipeline.delivery.dedup import DedupWindow
@@ -26,13 +26,14 @@ from pipeline.delivery.deliverer import Deliverer, DeliveryReport
 from pipeline.delivery.stalls import PartitionState, StallDetector
 from pipeline.enrich import EnrichOptions, Skipped, enrich
 from pipeline.enrich.privacy import redact_bytes
-from pipeline.kafka import faust_credentials
+from pipeline.kafka import BatchProducer, Outgoing, client_config, faust_credentials
 from pipeline.kong import RecordError, parse_records
 from pipeline.logs import logging_config
 from pipeline.settings import Settings, load_settings
 from pipeline.sinks import Sink, build_sink
 from pipeline.sinks.routing import LitefuseRoute, route_for, route_topic
 from pipeline.trace import SourceRef, Trace
+from pipeline.transport import PipelineApp, RecordBatch
 
 log = logging.getLogger("pipeline")
 
@@ -40,7 +41,9 @@ DEDUP_TABLE = "delivered"
 
 
 def faust_broker_url(bootstrap_servers: str) -> str:
-    return "kafka://" + ";".join(s.strip() for s in bootstrap_servers.split(","))
+    """The broker URL of our batching transport (``pipeline.transport``)."""
+    hosts = ";".join(s.strip() for s in bootstrap_servers.split(","))
+    return f"{transport.SCHEME}://{hosts}"
 
 
 def enrich_options(settings: Settings) -> EnrichOptions:
@@ -88,13 +91,15 @@ def create_app(
     """Build the app. ``sink`` and ``on_delivered`` let the demo watch what is delivered."""
     if not settings.kafka_bootstrap_servers:
         raise ValueError("KAFKA_BOOTSTRAP_SERVERS is not set")
-    faust_patches.install()
-    app = faust.App(
+    transport.register()
+    batch_records = settings.kafka_batch_max_records
+    app = PipelineApp(
         settings.consumer_group,
         broker=faust_broker_url(settings.kafka_bootstrap_servers),
         broker_session_timeout=settings.kafka_session_timeout_seconds,
         broker_heartbeat_interval=settings.kafka_heartbeat_interval_seconds,
         broker_commit_interval=1.0,
+        broker_max_poll_records=batch_records * 4,
         consumer_auto_offset_reset="earliest",
         topic_partitions=settings.topic_partitions,
         topic_replication_factor=settings.topic_replication_factor,
@@ -108,16 +113,13 @@ def create_app(
         web_port=settings.worker_web_port,
         worker_redirect_stdouts=False,
         broker_credentials=faust_credentials(settings),
-        stream_buffer_maxsize=settings.stream_buffer_maxsize,
+        # events are record batches now: the setting counts records
+        stream_buffer_maxsize=max(2, settings.stream_buffer_maxsize // batch_records),
         logging_config=logging_config(settings.log_level, settings.log_format),
     )
     if settings.kafka_producer_max_batch_bytes:
         app.conf.producer_max_batch_size = settings.kafka_producer_max_batch_bytes
     kong_topic = app.topic(settings.kong_log_topic, value_type=bytes, key_type=bytes)
-    dead_letters = app.topic(settings.dead_letter_topic, value_type=bytes, key_type=bytes)
-    sink_dead_letters = app.topic(
-        settings.traces_dead_letter_topic, value_type=bytes, key_type=bytes
-    )
     options = enrich_options(settings)
     routes = settings.langfuse_routes
     # One traces topic per destination: the default one, then one per route.
@@ -127,8 +129,28 @@ def create_app(
         )
         for route in [None, *routes]
     }
+    app.batch_topics = frozenset({settings.kong_log_topic, *traces_topics})
+    app.batch_max_records = batch_records
 
-    async def dead_letter(topic: faust.TopicT, letter: DeadLetter) -> None:
+    producers: list[BatchProducer] = []
+
+    def producer() -> BatchProducer:
+        """One librdkafka producer per worker, made on first use (not when the app is built)."""
+        if not producers:
+            producers.append(
+                BatchProducer(settings.kafka_bootstrap_servers or "", **client_config(settings))
+            )
+        return producers[0]
+
+    @app.on_before_shutdown.connect
+    async def close_producer(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        for each in producers:
+            left = each.close()
+            if left:
+                log.error("%d records were still unacknowledged by Kafka at shutdown", left)
+
+    def dead_letter_record(topic: str, letter: DeadLetter) -> Outgoing:
+        """Count, log and encode a dead letter (the value is scrubbed of credentials)."""
         metrics.dead_letters.labels(letter.stage, metrics.reason_label(letter.reason)).inc()
         log.warning(
             "dead letter (%s) %s[%s]@%s: %s",
@@ -149,51 +171,81 @@ def create_app(
                 ),
             },
         )
-        await topic.send(
-            key=letter.key, value=redact_bytes(letter.value), headers=dead_letter_headers(letter)
-        )
+        headers: list[tuple[str, str | bytes | None]] = [*dead_letter_headers(letter)]
+        return (topic, letter.key, redact_bytes(letter.value), headers)
 
-    async def enrich_event(event: EventT[bytes]) -> None:
-        message = event.message
-        raw: bytes = message.value or b""
-        metrics.records_consumed.inc()
-        try:
-            records = parse_records(raw)
-        except RecordError as exc:
-            await dead_letter(dead_letters, DeadLetter.from_message("enrich", str(exc), message))
-            return
-        for index, record in enumerate(records):
-            source = SourceRef(
-                topic=message.topic,
-                partition=message.partition,
-                offset=message.offset,
-                index=index,
-            )
+    def enrich_batch(batch: RecordBatch) -> list[Outgoing]:
+        """Traces and dead letters for one run of Kong records: pure work, no awaiting."""
+        out: list[Outgoing] = []
+        dlq = settings.dead_letter_topic
+        metrics.records_consumed.inc(len(batch.records))
+        for message in batch.records:
+            raw: bytes = message.value or b""
             try:
-                result = enrich(record, options, source)
+                records = parse_records(raw)
             except RecordError as exc:
-                await dead_letter(
-                    dead_letters, DeadLetter.from_message("enrich", str(exc), message, index)
+                out.append(
+                    dead_letter_record(dlq, DeadLetter.from_message("enrich", str(exc), message))
                 )
                 continue
-            except Exception as exc:  # a bug must cost one record, not the pipeline
-                log.exception("enrichment failed at %s@%s", message.partition, message.offset)
-                reason = f"internal error: {type(exc).__name__}: {exc}"
-                await dead_letter(
-                    dead_letters, DeadLetter.from_message("enrich", reason, message, index)
+            for index, record in enumerate(records):
+                source = SourceRef(
+                    topic=message.topic,
+                    partition=message.partition,
+                    offset=message.offset,
+                    index=index,
                 )
-                continue
-            if isinstance(result, Skipped):
-                metrics.records_skipped.labels(result.reason).inc()
-                continue
-            count_trace(result)
-            topic = traces_topics[route_topic(settings.traces_topic, route_for(result, routes))]
-            await topic.send(key=result.id.encode(), value=result.to_json())
+                try:
+                    result = enrich(record, options, source)
+                except RecordError as exc:
+                    letter = DeadLetter.from_message("enrich", str(exc), message, index)
+                    out.append(dead_letter_record(dlq, letter))
+                    continue
+                except Exception as exc:  # a bug must cost one record, not the pipeline
+                    log.exception("enrichment failed at %s@%s", message.partition, message.offset)
+                    reason = f"internal error: {type(exc).__name__}: {exc}"
+                    letter = DeadLetter.from_message("enrich", reason, message, index)
+                    out.append(dead_letter_record(dlq, letter))
+                    continue
+                if isinstance(result, Skipped):
+                    metrics.records_skipped.labels(result.reason).inc()
+                    continue
+                count_trace(result)
+                topic = route_topic(settings.traces_topic, route_for(result, routes))
+                out.append((topic, result.id.encode(), result.to_json(), None))
+        return out
 
     @app.agent(kong_topic, name="enrich")
     async def enrich_agent(stream: StreamT[bytes]) -> AsyncIterator[None]:
-        async for event in stream.events():
-            await enrich_event(event)
+        # Each event is a RecordBatch. Its traces are produced while the next batch is being
+        # enriched; the batch is acknowledged once Kafka has them all (at-least-once: a crash
+        # before that re-enriches it, and the sink's window drops the repeats).
+        events = stream.noack()  # type: ignore[attr-defined]  # missing from StreamT
+        in_flight = asyncio.Semaphore(8)
+        publishing: set[asyncio.Future[None]] = set()
+
+        async def publish(event: EventT[bytes], records: list[Outgoing]) -> None:
+            try:
+                while True:
+                    try:
+                        await producer().send(records)
+                        break
+                    except Exception:
+                        log.exception("producing %d records failed; retrying in 1 s", len(records))
+                        await asyncio.sleep(1.0)
+                await events.ack(event)
+            finally:
+                in_flight.release()
+
+        async for event in events.events():
+            message = event.message
+            if not isinstance(message, RecordBatch):  # only if the transport is not ours
+                message = _single(message)
+            records = enrich_batch(message)
+            await in_flight.acquire()
+            task = asyncio.ensure_future(publish(event, records))
+            publishing.add(task)
+            task.add_done_callback(publishing.discard)
             yield None
 
     windows: list[DedupWindow] = []
@@ -209,7 +261,7 @@ def create_app(
             # json keys come back as str after recovery (raw would give bytes)
             schema=faust.Schema(key_serializer="json", value_serializer="json"),
         )
-        window = DedupWindow(table, settings.dedup_window_seconds)
+        window = DedupWindow(table, settings.dedup_window_seconds, settings.dedup_window_max_traces)
         windows.append(window)
         deliverer = Deliverer(
             the_sink,
@@ -218,41 +270,57 @@ def create_app(
             auth_backoff=settings.sink_backoff_cap_seconds,
         )
         deliverers.append(deliverer)
+        sink_dlq = settings.traces_dead_letter_topic
 
         async def sink_agent(stream: StreamT[bytes]) -> AsyncIterator[None]:
-            # Manual acks: an event is acknowledged only once its batch is settled (accepted,
-            # dead-lettered or skipped as a duplicate), so offsets follow Litefuse's answers.
+            # Manual acks: a batch event is acknowledged only once every trace in it is settled
+            # (accepted, dead-lettered or skipped as a duplicate), so offsets follow Litefuse's
+            # answers. A sink batch can span events and an event can span sink batches.
             events = stream.noack()  # type: ignore[attr-defined]  # missing from StreamT
 
-            async def settle(batch: list[tuple[EventT[bytes], Trace]]) -> None:
-                report = await deliverer.deliver([(t, e.message.partition) for e, t in batch])
-                for rejected in report.rejected:
-                    await dead_letter(
-                        sink_dead_letters,
-                        DeadLetter.for_trace(rejected.trace, rejected.status, rejected.reason),
+            async def settle(batch: list[tuple[_Unsettled, Trace, int]]) -> None:
+                report = await deliverer.deliver([(t, p) for _, t, p in batch])
+                if report.rejected:
+                    await producer().send(
+                        [
+                            dead_letter_record(
+                                sink_dlq, DeadLetter.for_trace(r.trace, r.status, r.reason)
+                            )
+                            for r in report.rejected
+                        ]
                     )
-                for event, _ in batch:
-                    await events.ack(event)
+                for unsettled, _, _ in batch:
+                    unsettled.remaining -= 1
+                    if unsettled.remaining == 0:
+                        await events.ack(unsettled.event)
                 if on_delivered is not None:
                     on_delivered(report)
 
-            batcher: Batcher[tuple[EventT[bytes], Trace]] = Batcher(
+            batcher: Batcher[tuple[_Unsettled, Trace, int]] = Batcher(
                 settle, settings.sink_batch_size, settings.sink_flush_interval_seconds
             )
             ticker = asyncio.ensure_future(batcher.run_ticker())
             try:
                 async for event in events.events():
-                    try:
-                        trace = Trace.from_json(event.message.value or b"")
-                    except ValueError as exc:
-                        reason = f"invalid trace: {str(exc).splitlines()[0]}"
-                        await dead_letter(
-                            sink_dead_letters,
-                            DeadLetter.from_message("sink", reason, event.message),
-                        )
+                    message = event.message
+                    if not isinstance(message, RecordBatch):  # only if the transport is not ours
+                        message = _single(message)
+                    traces: list[Trace] = []
+                    letters: list[Outgoing] = []
+                    for record in message.records:
+                        try:
+                            traces.append(Trace.from_json(record.value or b""))
+                        except ValueError as exc:
+                            reason = f"invalid trace: {str(exc).splitlines()[0]}"
+                            letter = DeadLetter.from_message("sink", reason, record)
+                            letters.append(dead_letter_record(sink_dlq, letter))
+                    await producer().send(letters)
+                    if not traces:
                         await events.ack(event)
                         continue
-                    await batcher.add((event, trace))
+                    unsettled = _Unsettled(event, len(traces))
+                    for trace in traces:
+                        await batcher.add((unsettled, trace, message.partition))
                     yield None
             finally:
                 ticker.cancel()
@@ -339,6 +407,35 @@ def create_app(
         return web.json({"ready": ready}, status=200 if ready else 503)
 
     return app
+
+
+class _Unsettled:
+    """A record-batch event and how many of its traces are not settled yet."""
+
+    __slots__ = ("event", "remaining")
+
+    def __init__(self, event: EventT[bytes], remaining: int) -> None:
+        self.event = event
+        self.remaining = remaining
+
+
+def _single(message: Any) -> RecordBatch:
+    """A plain faust message as a one-record batch (when another transport is configured)."""
+    batch = RecordBatch(
+        message.topic,
+        message.partition,
+        message.offset,
+        message.timestamp,
+        message.timestamp_type,
+        message.headers,
+        None,
+        b"",
+        None,
+        tp=message.tp,
+        generation_id=message.generation_id,
+    )
+    batch.records = [message]
+    return batch
 
 
 _app: faust.App | None = None

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable, Iterator
+import threading
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from confluent_kafka import Producer
@@ -125,3 +127,79 @@ def publish_to(
     if remaining or errors:
         raise RuntimeError(f"publishing: {remaining} unacknowledged, errors: {errors[:3]}")
     return count
+
+
+#: (topic, key, value, headers) as a batch of records to produce.
+Outgoing = tuple[str, bytes | None, bytes, list[tuple[str, str | bytes | None]] | None]
+
+
+class ProduceError(RuntimeError):
+    """Kafka did not acknowledge every record of a batch."""
+
+
+class BatchProducer:
+    """A confluent-kafka producer for asyncio code: ``await send(records)`` per batch.
+
+    faust's producer costs ~50 µs of the event loop per record; librdkafka queues a record in
+    a few µs and does the rest on its own threads. Delivery reports are served by a polling
+    thread that resolves one asyncio future per batch, so the caller learns once that the
+    whole batch is durable (or which error stopped it) and only then acknowledges its source.
+    """
+
+    def __init__(self, bootstrap: str, **config: Any) -> None:
+        self._producer = Producer(
+            {
+                "bootstrap.servers": bootstrap,
+                "linger.ms": 5,
+                "partitioner": "murmur2_random",  # same partition as faust/Java for a key
+                "enable.idempotence": True,  # retries never duplicate or reorder a record
+                **config,
+            }
+        )
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="kafka-producer", daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            self._producer.poll(0.05)
+
+    async def send(self, records: Sequence[Outgoing]) -> None:
+        """Produce the records; returns when Kafka acknowledged all of them."""
+        if not records:
+            return
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[list[str]] = loop.create_future()
+        remaining = len(records)
+        errors: list[str] = []
+
+        def report(err: Any, _msg: Any) -> None:  # on the polling thread
+            nonlocal remaining
+            if err is not None:
+                errors.append(str(err))
+            remaining -= 1
+            if remaining == 0:
+                loop.call_soon_threadsafe(_resolve, done, errors)
+
+        produce = self._producer.produce
+        for topic, key, value, headers in records:
+            while True:
+                try:
+                    produce(topic, value, key, headers=headers, on_delivery=report)
+                    break
+                except BufferError:  # librdkafka's queue is full: wait for it to drain
+                    await asyncio.sleep(0.005)
+        failed = await done
+        if failed:
+            raise ProduceError(f"{len(failed)} of {len(records)} records failed: {failed[0]}")
+
+    def close(self, timeout: float = 10.0) -> int:
+        """Deliver what is queued (up to ``timeout``); returns how many records were left."""
+        self._stop.set()
+        self._thread.join(timeout)
+        return int(self._producer.flush(timeout))
+
+
+def _resolve(future: asyncio.Future[list[str]], errors: list[str]) -> None:
+    if not future.done():
+        future.set_result(errors)

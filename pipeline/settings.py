@@ -76,6 +76,13 @@ class Settings(BaseSettings):
         description="Producer batch size in bytes. 1 is needed on the embedded Tansu broker, "
         "whose table recovery loses updates from multi-record batches (set automatically).",
     )
+    kafka_batch_max_records: int = Field(
+        default=500,
+        ge=1,
+        le=10_000,
+        description="Records per faust event: agents read runs of up to this many records of "
+        "one partition at once, so faust's per-event cost is paid per run, not per record.",
+    )
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
     kafka_sasl_username: str | None = None
@@ -106,7 +113,15 @@ class Settings(BaseSettings):
     )
 
     # --- sink batching -----------------------------------------------------------------------
-    sink_batch_size: int = Field(default=200, ge=1, le=10_000, description="Traces per request.")
+    sink_batch_size: int = Field(
+        default=1000,
+        ge=1,
+        le=10_000,
+        description="Traces per request at most (fewer when the byte limit is reached first).",
+    )
+    sink_compression: Literal["gzip", "none"] = Field(
+        default="gzip", description="OTLP request compression (gzip shrinks spans ~6x)."
+    )
     sink_flush_interval_seconds: float = Field(
         default=1.0, gt=0, le=60, description="Longest a trace waits for its batch to fill."
     )
@@ -154,6 +169,12 @@ class Settings(BaseSettings):
         ge=0,
         description="How long accepted trace ids are remembered to skip re-sends (0: off). "
         "Memory: about 200 bytes per trace id held.",
+    )
+    dedup_window_max_traces: int = Field(
+        default=200_000,
+        ge=1,
+        description="Most trace ids the window holds per destination (oldest forgotten first): "
+        "bounds memory at full load (~40 MB at the default).",
     )
 
     # --- enrichment ----------------------------------------------------------------------------

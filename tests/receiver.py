@@ -9,6 +9,7 @@ on the same port.
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 import threading
 import time
@@ -171,6 +172,10 @@ class LitefuseReceiver:
         length = int(handler.headers.get("content-length") or 0)
         body = handler.rfile.read(length)
         headers = {k.lower(): v for k, v in handler.headers.items()}
+        if headers.get("content-encoding") == "gzip":
+            # what was sent, for size checks: stored as the header the log reads back
+            headers["x-wire-size"] = str(len(body))
+            body = gzip.decompress(body)
         path = handler.path
         if self.delay:
             time.sleep(self.delay)
@@ -196,7 +201,8 @@ class LitefuseReceiver:
 
     def _log(self, path: str, status: int, headers: dict[str, str], body: bytes) -> None:
         with self._lock:
-            self.requests.append(RequestLog(path, status, time.monotonic(), headers, len(body)))
+            size = int(headers.get("x-wire-size") or len(body))
+            self.requests.append(RequestLog(path, status, time.monotonic(), headers, size))
             self.raw_bodies.append(body)
 
     def _otlp(self, handler: BaseHTTPRequestHandler, headers: dict[str, str], body: bytes) -> None:

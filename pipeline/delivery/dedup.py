@@ -5,9 +5,16 @@ replay would appear twice. The window is kept in a faust table whose changelog t
 co-partitioned with the traces topic (traces are keyed by trace id), so it survives restarts
 and moves with its partition on rebalance.
 
-Entries are written explicitly to the changelog partition of the trace's own partition (not
-the partition of whatever event happens to be current in a batch), and expire after
-``window_seconds``; expired entries are swept in small slices so a sweep never stalls the sink.
+One table entry per settled delivery and traces-topic partition, not per trace: at 10,000
+traces/s a changelog record per trace cost as much as the rest of the sink. An entry is
+``[accepted_at, partition, [trace ids]]``, written to the changelog partition of its traces'
+own partition. Lookups go through an in-memory index (trace id → accepted_at) rebuilt
+whenever the table changed behind our back (recovery after a restart or rebalance).
+
+The window is bounded twice: by age (``window_seconds``) and by size (``max_traces``), oldest
+entries first, so a worker at full load keeps its memory flat (~200 bytes per id held).
+Entries written by earlier versions (one per trace: key = trace id, value
+``[accepted_at, partition]``) are still honoured.
 """
 
 from __future__ import annotations
@@ -26,57 +33,107 @@ class ChangelogTable(Protocol):
 
 
 class DedupWindow:
-    def __init__(self, table: ChangelogTable, window_seconds: float) -> None:
+    def __init__(
+        self, table: ChangelogTable, window_seconds: float, max_traces: int = 200_000
+    ) -> None:
         self.table = table
         self.window_seconds = window_seconds
-        self._sweep_cursor: list[tuple[str, int | None]] = []
+        self.max_traces = max_traces
+        self._index: dict[str, float] = {}
+        self._indexed_entries = -1  # table size the index was built for; -1: never built
 
+    # --- lookups -----------------------------------------------------------------------------
     def seen(self, trace_id: str, now: float) -> bool:
         """True when Litefuse accepted this trace within the window."""
         if self.window_seconds <= 0:
             return False
-        entry = self.table.data.get(trace_id)
-        accepted = _accepted_at(entry)
+        accepted = self._current_index().get(trace_id)
         return accepted is not None and now - accepted < self.window_seconds
 
+    def _current_index(self) -> dict[str, float]:
+        if len(self.table.data) != self._indexed_entries:
+            self._rebuild()
+        return self._index
+
+    def _rebuild(self) -> None:
+        index: dict[str, float] = {}
+        for key, value in self.table.data.items():
+            at = _accepted_at(value)
+            if at is None:
+                continue
+            for trace_id in _ids(key, value):
+                index[trace_id] = at
+        self._index = index
+        self._indexed_entries = len(self.table.data)
+
+    # --- writes ------------------------------------------------------------------------------
     def mark(self, accepted: Iterable[tuple[str, int | None]], now: float) -> list[Any]:
         """Remember traces Litefuse accepted: (trace id, partition of its traces-topic record).
 
-        Returns the changelog writes (futures) so the caller can wait until they are durable
-        before acknowledging the records: an entry lost in a crash means a duplicate.
+        Returns the changelog writes (futures, one per partition) so the caller can wait until
+        they are durable before acknowledging the records: an entry lost in a crash means a
+        duplicate.
         """
         if self.window_seconds <= 0:
             return []
-        writes = []
+        by_partition: dict[int | None, list[str]] = {}
         for trace_id, partition in accepted:
-            value = [now, partition]
-            self.table.data[trace_id] = value
-            writes.append(self.table.send_changelog(partition, trace_id, value))
+            by_partition.setdefault(partition, []).append(trace_id)
+        index = self._current_index()
+        writes = []
+        for partition, ids in by_partition.items():
+            key = f"batch:{ids[0]}:{len(ids)}"
+            value = [now, partition, ids]
+            self.table.data[key] = value
+            for trace_id in ids:
+                index[trace_id] = now
+            writes.append(self.table.send_changelog(partition, key, value))
+        self._indexed_entries = len(self.table.data)
+        if len(index) > self.max_traces:
+            self._evict(len(index) - self.max_traces)
         return writes
 
     def sweep(self, now: float, limit: int = 1000) -> int:
         """Forget up to ``limit`` expired entries; returns how many were removed."""
         if self.window_seconds <= 0:
             return 0
-        if not self._sweep_cursor:
-            self._sweep_cursor = [
-                (key, _partition(value))
-                for key, value in list(self.table.data.items())
-                if (at := _accepted_at(value)) is None or now - at >= self.window_seconds
-            ]
+        expired = [
+            key
+            for key, value in list(self.table.data.items())
+            if (at := _accepted_at(value)) is None or now - at >= self.window_seconds
+        ]
+        return self._remove(expired[:limit])
+
+    def _evict(self, excess: int) -> None:
+        """Drop the oldest entries until ``excess`` ids are gone (the size bound)."""
+        entries = sorted(self.table.data.items(), key=lambda item: _accepted_at(item[1]) or 0.0)
+        doomed = []
+        for key, value in entries:
+            if excess <= 0:
+                break
+            doomed.append(key)
+            excess -= len(_ids(key, value))
+        self._remove(doomed)
+
+    def _remove(self, keys: list[Any]) -> int:
+        index = self._current_index()
         removed = 0
-        while self._sweep_cursor and removed < limit:
-            key, partition = self._sweep_cursor.pop()
-            current = self.table.data.get(key)
-            at = _accepted_at(current)
-            if current is not None and (at is None or now - at >= self.window_seconds):
-                del self.table.data[key]
-                self.table.send_changelog(partition, key, None)
-                removed += 1
+        for key in keys:
+            value = self.table.data.pop(key, None)
+            if value is None:
+                continue
+            removed += 1
+            at = _accepted_at(value)
+            for trace_id in _ids(key, value):
+                if index.get(trace_id) == at:
+                    del index[trace_id]
+            self.table.send_changelog(_partition(value), key, None)
+        self._indexed_entries = len(self.table.data)
         return removed
 
     def __len__(self) -> int:
-        return len(self.table.data)
+        """Trace ids held."""
+        return len(self._current_index())
 
 
 def _accepted_at(entry: Any) -> float | None:
@@ -89,3 +146,9 @@ def _partition(entry: Any) -> int | None:
     if isinstance(entry, (list, tuple)) and len(entry) > 1 and isinstance(entry[1], int):
         return entry[1]
     return None
+
+
+def _ids(key: Any, entry: Any) -> list[str]:
+    if isinstance(entry, (list, tuple)) and len(entry) > 2 and isinstance(entry[2], list):
+        return [i for i in entry[2] if isinstance(i, str)]
+    return [key] if isinstance(key, str) else []  # an entry from before batch entries

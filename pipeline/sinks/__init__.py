@@ -34,6 +34,7 @@ def build_sink(settings: Settings, route: LitefuseRoute | None = None) -> Sink:
         max_retries=settings.sink_max_retries,
         max_batch_bytes=settings.sink_max_batch_bytes,
         max_event_bytes=settings.sink_max_event_bytes,
+        compression=settings.sink_compression,
     )
 
 

@@ -4,6 +4,12 @@ Retries network errors, timeouts, 5xx and 429 with jittered exponential backoff 
 ``Retry-After``), splits a batch on 413, resends only the 5xx events of a legacy 207 and
 returns the 4xx ones as rejected. 401/403 raise SinkAuthError at once: nothing to gain by
 hammering a server that refuses our keys.
+
+OTLP requests can be gzip-compressed (``SINK_COMPRESSION=gzip``, the worker's default): spans
+carry prompts and completions as JSON text, which shrinks ~6x, so a full batch of 1,000 traces
+fits one request under the size limit. Compression uses ISA-L (``isal``), ~4x faster than
+zlib level 1 here, and runs off the event loop (it releases the GIL). Batches are split by
+their estimated compressed size, learned from the requests sent so far.
 """
 
 from __future__ import annotations
@@ -17,7 +23,11 @@ from typing import Any, Literal
 
 import httpx
 import orjson
-from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+try:  # ISA-L: same gzip output format, ~4x faster than zlib level 1
+    from isal.igzip import compress as _gzip_compress
+except ImportError:  # pragma: no cover - platforms without an isal wheel
+    from gzip import compress as _gzip_compress  # type: ignore[assignment]
 
 from pipeline import __version__, metrics
 from pipeline.sinks.base import Rejected, SinkAuthError, SinkError, WriteResult
@@ -28,7 +38,7 @@ from pipeline.sinks.batching import (
     split_by_size,
 )
 from pipeline.sinks.legacy import encode_batch, encode_events
-from pipeline.sinks.otlp import encode_request, encode_spans
+from pipeline.sinks.otlp import encode_request_bytes, encode_spans
 from pipeline.trace import Trace
 
 log = logging.getLogger(__name__)
@@ -73,6 +83,7 @@ class LitefuseSink:
         backoff_cap: float = 30.0,
         max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES,
         max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+        compression: Literal["gzip", "none"] = "none",
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.name = f"litefuse-{mode}"
@@ -82,6 +93,9 @@ class LitefuseSink:
         self.backoff_cap = backoff_cap
         self.max_batch_bytes = max_batch_bytes
         self.max_event_bytes = max_event_bytes
+        self.compress = compression == "gzip" and mode == "otel"
+        # compressed/raw size, learned per request; starts cautious (measured ~0.17)
+        self._ratio = 0.4 if self.compress else 1.0
         # Per write: each trace's encoding and size, shared by sizing, splitting and sending.
         self._encoded: dict[int, Any] = {}
         self._sizes: dict[int, int] = {}
@@ -113,8 +127,8 @@ class LitefuseSink:
             self._encoded[key] = encode(trace)
         return self._encoded[key]
 
-    def _spans(self, trace: Trace) -> list[Span]:
-        spans: list[Span] = self._encoding(trace)
+    def _spans(self, trace: Trace) -> bytes:
+        spans: bytes = self._encoding(trace)
         return spans
 
     def _events(self, trace: Trace) -> list[dict[str, Any]]:
@@ -122,11 +136,11 @@ class LitefuseSink:
         return events
 
     def encoded_size(self, trace: Trace) -> int:
-        """Bytes this trace adds to a request (protobuf spans, or legacy JSON events)."""
+        """Bytes this trace adds to a request (its framed OTLP spans, or legacy JSON events)."""
         key = id(trace)
         if key not in self._sizes:
             if self.mode == "otel":
-                size = sum(span.ByteSize() + 8 for span in self._spans(trace))
+                size = len(self._spans(trace))
             else:
                 size = len(orjson.dumps(self._events(trace))) + 2
             self._sizes[key] = size
@@ -138,7 +152,10 @@ class LitefuseSink:
             return result
         try:
             fitted = [fit_trace(t, self.encoded_size, self.max_event_bytes) for t in traces]
-            for chunk in split_by_size(fitted, self.encoded_size, self.max_batch_bytes):
+            ratio = self._ratio
+            for chunk in split_by_size(
+                fitted, lambda t: int(self.encoded_size(t) * ratio) + 1, self.max_batch_bytes
+            ):
                 await self._deliver(chunk, result)
         except SinkError as exc:
             exc.result = result
@@ -190,14 +207,20 @@ class LitefuseSink:
 
     async def _send_once(self, traces: list[Trace], result: WriteResult) -> list[Trace]:
         if self.mode == "otel":
-            body = encode_request(traces, self._spans).SerializeToString()
+            body = encode_request_bytes(traces, self._spans)
             path = OTLP_PATH
         else:
             body = orjson.dumps(encode_batch(traces, self._events))
             path = LEGACY_PATH
+        headers = None
+        if self.compress:
+            raw = len(body)
+            body = await asyncio.to_thread(_gzip_compress, body, 1)
+            self._ratio = min(1.0, max(0.02, 0.7 * self._ratio + 0.3 * len(body) / raw * 1.15))
+            headers = {"content-encoding": "gzip"}
         started = time.perf_counter()
         try:
-            response = await self._client.post(path, content=body)
+            response = await self._client.post(path, content=body, headers=headers)
         except httpx.TimeoutException:
             raise _Retry("timeout") from None
         except httpx.TransportError as exc:

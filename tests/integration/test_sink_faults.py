@@ -147,8 +147,10 @@ def test_deliverer_holds_the_batch_through_an_outage(receiver: LitefuseReceiver)
     assert time.monotonic() - started >= 2.0
     assert len(report.accepted) == 10 and report.attempts > 1
     assert sorted(receiver.trace_ids()) == sorted(t.id for t, _ in traces)
-    # accepted ids are remembered on the partition of their own record
-    assert {(p, k) for p, k, _ in table.changelog} == {(p, t.id) for t, p in traces}
+    # accepted ids are remembered on the partition of their own record: one entry per
+    # partition of the settled batch, not one changelog record per trace
+    assert len(table.changelog) == 4
+    assert {(p, i) for p, _, v in table.changelog for i in v[2]} == {(p, t.id) for t, p in traces}
 
     # the same traces again (a redelivery after a crash, or a replay): nothing is re-sent
     requests = len(receiver.requests)
@@ -182,6 +184,31 @@ def test_window_expiry_and_sweep() -> None:
     assert not window.seen("a" * 32, now=111.0)
     window.mark([("c" * 32, 3)], now=108.0)
     assert window.sweep(now=112.0) == 2
-    assert set(table.data) == {"c" * 32}
-    assert (1, "a" * 32, None) in table.changelog and (2, "b" * 32, None) in table.changelog
-    assert json.dumps(table.data["c" * 32]) == "[108.0, 3]"
+    assert list(table.data.values()) == [[108.0, 3, ["c" * 32]]]
+    removed = {(p, k) for p, k, v in table.changelog if v is None}
+    assert removed == {(1, f"batch:{'a' * 32}:1"), (2, f"batch:{'b' * 32}:1")}
+    assert len(window) == 1 and not window.seen("a" * 32, now=112.0)
+    assert json.dumps(next(iter(table.data.values()))) == f'[108.0, 3, ["{"c" * 32}"]]'
+
+
+def test_window_is_bounded_by_size_oldest_first() -> None:
+    table = _Table()
+    window = DedupWindow(table, window_seconds=3600, max_traces=5)
+    for batch in range(4):
+        window.mark([(f"{batch}{i}".ljust(32, "0"), 0) for i in range(2)], now=100.0 + batch)
+    assert len(window) <= 5
+    assert not window.seen("00".ljust(32, "0"), now=110.0)  # the oldest batch went first
+    assert window.seen("30".ljust(32, "0"), now=110.0)
+
+
+def test_window_rebuilds_after_recovery_and_reads_old_entries() -> None:
+    table = _Table()
+    # what a restarted worker finds in its recovered table: a batch entry and a per-trace
+    # entry written by an earlier version
+    table.data["batch:x:2"] = [100.0, 0, ["a" * 32, "b" * 32]]
+    table.data["c" * 32] = [100.0, 1]
+    window = DedupWindow(table, window_seconds=60)
+    assert window.seen("a" * 32, now=120.0) and window.seen("c" * 32, now=120.0)
+    table.data["batch:y:1"] = [110.0, 2, ["d" * 32]]  # recovery adds more behind our back
+    assert window.seen("d" * 32, now=120.0)
+    assert not window.seen("e" * 32, now=120.0)
