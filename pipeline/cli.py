@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 import typer
 from rich.console import Console
 
+from pipeline.bench.cli import bench_app
 from pipeline.settings import Settings, SettingsError, load_settings
 
 app = typer.Typer(
@@ -22,6 +23,7 @@ app = typer.Typer(
 )
 topics_app = typer.Typer(help="Create and inspect the pipeline's topics.", no_args_is_help=True)
 app.add_typer(topics_app, name="topics")
+app.add_typer(bench_app, name="bench", help="Benchmarks on generated Kong records.")
 
 err = Console(stderr=True)
 out = Console()

@@ -1,0 +1,232 @@
+"""``kong-litefuse bench …``: benchmarks on generated records (mounted by pipeline.cli)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+bench_app = typer.Typer(
+    help="Benchmarks on a generated, realistic mix of Kong records.", no_args_is_help=True
+)
+
+err = Console(stderr=True)
+TIMES = "×"  # noqa: RUF001 - the multiplication sign, on purpose
+
+
+def _sizes(text: str) -> list[float]:
+    try:
+        sizes = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise typer.BadParameter(f"not a list of numbers: {text!r}") from None
+    if not sizes or any(not 0 < size <= 1000 for size in sizes):
+        raise typer.BadParameter("sizes must be numbers in (0, 1000], e.g. 0.5,1,4,16")
+    return sizes
+
+
+@bench_app.command("enrich")
+def enrich(
+    records: Annotated[
+        int, typer.Option(min=1, max=10_000_000, help="Records in the generated mix.")
+    ] = 20_000,
+    rounds: Annotated[
+        int, typer.Option(min=1, max=100, help="Timed rounds (medians are reported).")
+    ] = 5,
+    seed: Annotated[int, typer.Option(help="Seed of the generated mix.")] = 7,
+    sizes: Annotated[
+        str,
+        typer.Option(help="Size scales to sweep, e.g. 0.5,1,4,16 (1 = the default mix)."),
+    ] = "1",
+    mix: Annotated[
+        str | None,
+        typer.Option(help="Category weights replacing the defaults, e.g. stream=40,malformed=0."),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object with every figure.")
+    ] = False,
+) -> None:
+    """Records/s of the enrich stage vs. the JSON-parse ceiling, and OTLP encoding per trace."""
+    import orjson
+
+    from pipeline.bench.enrich import (
+        RATIO_TARGET,
+        THROUGHPUT_TARGET,
+        run_sweep,
+        worker_options,
+    )
+    from pipeline.bench.mix import parse_weights
+    from pipeline.settings import SettingsError
+
+    scales = _sizes(sizes)
+    try:
+        weights = parse_weights(mix) if mix else None
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--mix") from None
+    try:
+        options = worker_options()
+    except SettingsError as exc:
+        err.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    if not as_json:
+        err.print(
+            f"generating {records:,} records {TIMES} {len(scales)} size(s), {rounds} round(s)…"
+        )
+    results = run_sweep(scales, records, rounds=rounds, seed=seed, weights=weights, options=options)
+    if as_json:
+        document = {
+            "records": records,
+            "rounds": rounds,
+            "seed": seed,
+            "sizes": scales,
+            "targets": {"records_per_s": THROUGHPUT_TARGET, "ratio": RATIO_TARGET},
+            "results": [result.to_dict() for result in results],
+        }
+        sys.stdout.write(orjson.dumps(document).decode() + "\n")
+        return
+
+    out = Console() if sys.stdout.isatty() else Console(width=160)
+    table = Table(title=f"enrich stage: {records:,} records, median of {rounds} round(s)")
+    for column in (
+        "size",
+        "mean KB",
+        "ceiling rec/s",
+        "ceiling µs",
+        "enrich rec/s",
+        "enrich µs",
+        "ratio",
+        "OTLP µs/trace",
+        "traced",
+        "skipped",
+        "dead",
+    ):
+        table.add_column(column, justify="right")
+    for r in results:
+        table.add_row(
+            f"{TIMES}{r.size_scale:g}",
+            f"{r.mean_record_bytes / 1024:.1f}",
+            f"{r.ceiling_records_per_s:,.0f}",
+            f"{r.ceiling_us_per_record:.1f}",
+            f"{r.enrich_records_per_s:,.0f}",
+            f"{r.enrich_us_per_record:.1f}",
+            f"{r.ratio:.3f}",
+            f"{r.otlp_us_per_trace:.1f}",
+            f"{r.traced:,}",
+            f"{r.skipped:,}",
+            f"{r.dead_lettered + r.internal_errors:,}",
+        )
+    out.print(table)
+
+    first = results[0]
+    mix_table = Table(title=f"outcome per record (size {TIMES}{first.size_scale:g})")
+    mix_table.add_column("category")
+    for column in ("records", "traced", "skipped", "dead letter", "internal error"):
+        mix_table.add_column(column, justify="right")
+    for category, row in first.outcomes.items():
+        mix_table.add_row(
+            category,
+            f"{first.composition[category]:,}",
+            *(f"{row[key]:,}" for key in ("traced", "skipped", "dead_letter", "internal_error")),
+        )
+    out.print(mix_table)
+    out.print(
+        f"trace JSON {first.trace_json_bytes:,.0f} B, OTLP {first.otlp_bytes_per_trace:,.0f} "
+        f"B/trace in {first.otlp_batches} batches",
+        highlight=False,
+    )
+    for r in results:
+        prefix = f"size {TIMES}{r.size_scale:g}: " if len(results) > 1 else ""
+        out.print(
+            f"{prefix}enrich ≥ {THROUGHPUT_TARGET:,.0f} records/s: "
+            f"{'yes' if r.meets_throughput_target else 'no'} "
+            f"({r.enrich_records_per_s:,.0f})",
+            highlight=False,
+        )
+        ratio_ok = "yes" if r.meets_ratio_target else "no"
+        out.print(
+            f"{prefix}≥ {RATIO_TARGET:g} {TIMES} ceiling: {ratio_ok} ({r.ratio:.3f})",
+            highlight=False,
+        )
+    if any(r.internal_errors for r in results):
+        err.print("[bold red]internal errors:[/] enrich raised on some records (a bug)")
+
+
+@bench_app.command("e2e")
+def e2e(
+    records: Annotated[
+        int, typer.Option(min=100, max=10_000_000, help="Records published as the backlog.")
+    ] = 50_000,
+    partitions: Annotated[int, typer.Option(min=1, max=64, help="Partitions per topic.")] = 4,
+    latency_seconds: Annotated[
+        float, typer.Option(min=0, max=600, help="Length of the half-rate latency phase (0: skip).")
+    ] = 10.0,
+    outage_seconds: Annotated[
+        float, typer.Option(min=0, max=600, help="Length of a Litefuse outage phase (0: skip).")
+    ] = 0.0,
+    seed: Annotated[int, typer.Option(help="Seed of the generated mix.")] = 7,
+    timeout: Annotated[
+        float, typer.Option(min=10, max=3600, help="Longest wait of any phase, in seconds.")
+    ] = 300.0,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object with every figure.")
+    ] = False,
+) -> None:
+    """Kafka → worker → a local Litefuse stand-in, next to a bare consumer on the same topic.
+
+    Uses KAFKA_BOOTSTRAP_SERVERS when set, else starts the embedded broker.
+    """
+    import orjson
+
+    from pipeline.bench.e2e import run_e2e, summary_rows
+    from pipeline.settings import SettingsError, load_settings
+
+    try:
+        bootstrap = load_settings().kafka_bootstrap_servers
+    except SettingsError as exc:
+        err.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    result = run_e2e(
+        records,
+        bootstrap=bootstrap,
+        partitions=partitions,
+        latency_seconds=latency_seconds,
+        outage_seconds=outage_seconds,
+        seed=seed,
+        timeout=timeout,
+        progress=(lambda _: None) if as_json else (lambda text: err.print(f"[dim]{text}…[/]")),
+    )
+    if as_json:
+        sys.stdout.write(orjson.dumps(result.to_dict()).decode() + "\n")
+        return
+    table = Table(title="kong-litefuse end to end (one worker)")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for name, value in summary_rows(result):
+        table.add_row(name, value)
+    Console().print(table)
+    for line in e2e_targets(result.to_dict()):
+        Console().print(line)
+    if result.lost or result.duplicates:
+        raise typer.Exit(1)
+
+
+def e2e_targets(figures: dict[str, float]) -> list[str]:
+    """The issue's targets as yes/no lines."""
+
+    def yes(ok: bool) -> str:
+        return "yes" if ok else "no"
+
+    rate = figures["records_per_s"]
+    return [
+        f"end to end ≥ 10,000 records/s: {yes(rate >= 10_000)} ({rate:,.0f})",
+        f"≥ 0.1 {TIMES} the bare consumer: {yes(figures['ratio_to_ceiling'] >= 0.1)} "
+        f"({figures['ratio_to_ceiling']:.3f})",
+        f"p99 ≤ 2 s at half rate: {yes(0 < figures['latency_p99_ms'] <= 2000)} "
+        f"({figures['latency_p99_ms']:,.0f} ms)",
+        f"≤ 2 requests per 1,000 traces: {yes(figures['requests_per_1000_traces'] <= 2)} "
+        f"({figures['requests_per_1000_traces']:.2f})",
+        f"peak RSS ≤ 300 MB: {yes(0 < figures['peak_rss_mb'] <= 300)} "
+        f"({figures['peak_rss_mb']:,.0f} MB; outage {figures['outage_peak_rss_mb']:,.0f} MB)",
+    ]

@@ -1,0 +1,464 @@
+"""End-to-end benchmark: Kong records on Kafka → worker → a local Litefuse stand-in.
+
+One run, side by side on the same machine and the same topic:
+
+1. **ceiling** — a bare confluent-kafka consumer reading the topic and ``orjson.loads``-ing
+   every record (what any Python consumer of this topic pays at least);
+2. **full load** — ``kong-litefuse worker`` (a child process, as operators run it) drains the
+   same backlog to the receiver (``pipeline.bench.receiver``, another process); sustained
+   records/s, HTTP requests per 1,000 traces, bytes per trace, the worker's peak RSS;
+3. **latency** — records produced at half the measured rate while the worker runs; p50/p99
+   of produce → accepted by the receiver;
+4. **outage** (optional) — the receiver answers 503 while records keep coming; the worker's
+   peak RSS during it, then every trace must arrive once it ends.
+
+Each record's Kong ``request.id`` is rewritten to a unique 32-hex id, which the pipeline uses
+as the trace id, so the receiver can tell lost and duplicated traces apart and time each one.
+Only 127.0.0.1 is contacted; every wait is bounded by ``timeout``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+from pipeline.broker import EmbeddedBroker, free_port
+
+PUBLIC_KEY = "pk-lf-bench"
+SECRET_KEY = "sk-lf-bench"  # a stand-in receiver's key, not a secret
+
+
+@dataclass
+class E2EResult:
+    """Every figure of one run (``to_dict`` for ``--json``)."""
+
+    records: int
+    traces_expected: int
+    partitions: int
+    embedded_broker: bool
+    # ceiling
+    ceiling_records_per_s: float = 0.0
+    # full load
+    records_per_s: float = 0.0
+    traces_per_s: float = 0.0
+    drain_seconds: float = 0.0
+    ratio_to_ceiling: float = 0.0
+    requests: int = 0
+    requests_per_1000_traces: float = 0.0
+    bytes_per_trace: float = 0.0
+    peak_rss_mb: float = 0.0
+    # latency at a fixed rate
+    latency_rate: float = 0.0
+    latency_records: int = 0
+    latency_p50_ms: float = 0.0
+    latency_p99_ms: float = 0.0
+    # outage
+    outage_seconds: float = 0.0
+    outage_records: int = 0
+    outage_peak_rss_mb: float = 0.0
+    # correctness over the whole run
+    traces_received: int = 0
+    lost: int = 0
+    duplicates: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# --- helpers ---------------------------------------------------------------------------------
+def _with_ids(values: list[bytes], prefix: str, start: int) -> tuple[list[bytes], list[str]]:
+    """Give each record a unique Kong request id (= its trace id); non-JSON stays as is."""
+    out: list[bytes] = []
+    ids: list[str] = []
+    for seq, value in enumerate(values, start):
+        trace_id = f"{prefix}{seq:024x}"
+        try:
+            record = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            out.append(value)
+            ids.append(trace_id)
+            continue
+        if isinstance(record, dict) and isinstance(record.get("request"), dict):
+            record["request"]["id"] = trace_id
+            value = orjson.dumps(record)
+        out.append(value)
+        ids.append(trace_id)
+    return out, ids
+
+
+def _expected_traces(values: list[bytes]) -> set[str]:
+    """Trace ids the pipeline should deliver, by running the same enrichment in-process."""
+    from pipeline.app import enrich_options
+    from pipeline.enrich import Skipped, enrich
+    from pipeline.kong import RecordError, parse_records
+    from pipeline.settings import Settings
+
+    options = enrich_options(Settings())
+    expected: set[str] = set()
+    for value in values:
+        try:
+            for record in parse_records(value):
+                result = enrich(record, options)
+                if not isinstance(result, Skipped):
+                    expected.add(result.id)
+        except RecordError:
+            continue
+    return expected
+
+
+def _peak_rss_mb(pid: int) -> float:
+    """The process's peak resident set (VmHWM) in MB; 0 when /proc is not readable."""
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _rss_mb(pid: int) -> float:
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _percentile(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def ceiling(bootstrap: str, topic: str, count: int, timeout: float) -> float:
+    """Records/s of a bare confluent-kafka consumer reading and parsing ``count`` records."""
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"bench-ceiling-{uuid.uuid4().hex[:8]}",
+            "enable.auto.commit": False,
+        }
+    )
+    # assign(), not subscribe(): the group join is not what is being measured
+    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
+    seen = 0
+    started: float | None = None
+    deadline = time.monotonic() + timeout
+    loads = orjson.loads
+    try:
+        while seen < count and time.monotonic() < deadline:
+            messages = consumer.consume(num_messages=1000, timeout=0.5)
+            if messages and started is None:
+                started = time.perf_counter()
+            for message in messages:
+                if message.error():
+                    continue
+                with contextlib.suppress(orjson.JSONDecodeError):
+                    loads(message.value() or b"")
+                seen += 1
+        elapsed = time.perf_counter() - (started or time.perf_counter())
+    finally:
+        consumer.close()
+    return seen / elapsed if elapsed > 0 else 0.0
+
+
+class _Receiver:
+    """The receiver process and its HTTP control/stats API."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "pipeline.bench.receiver", "--port", str(self.port)],
+            stdin=subprocess.DEVNULL,
+        )
+        self.url = f"http://127.0.0.1:{self.port}"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                httpx.get(f"{self.url}/_stats", timeout=1)
+                return
+            time.sleep(0.1)
+        raise RuntimeError("the benchmark receiver did not start")
+
+    def stats(self) -> dict[str, Any]:
+        return dict(httpx.get(f"{self.url}/_stats", timeout=30).json())
+
+    def outage(self, on: bool) -> None:
+        httpx.post(f"{self.url}/_outage/{'on' if on else 'off'}", timeout=5)
+
+    def stop(self) -> None:
+        self.process.kill()
+        self.process.wait(10)
+
+
+class _Worker:
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        self.port = int(env["WORKER_WEB_PORT"])
+        self.log_path = log_path
+        self._log = open(log_path, "ab")  # noqa: SIM115  # closed in stop()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "pipeline.cli", "worker"],
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+
+    def wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the worker exited early; see {self.log_path}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"http://127.0.0.1:{self.port}/readyz", timeout=1).status_code == 200:
+                    return
+            time.sleep(0.2)
+        raise RuntimeError(f"the worker was not ready after {timeout:.0f}s; see {self.log_path}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        self._log.close()
+
+
+def _wait_for(
+    receiver: _Receiver,
+    expected: set[str],
+    timeout: float,
+    on_poll: Callable[[], None] = lambda: None,
+) -> dict[str, Any]:
+    """Poll the receiver until every expected trace arrived (or the timeout)."""
+    deadline = time.monotonic() + timeout
+    stats = receiver.stats()
+    while time.monotonic() < deadline:
+        on_poll()
+        stats = receiver.stats()
+        arrived = {trace_id for trace_id, _ in stats["arrivals"]}
+        if expected <= arrived:
+            break
+        time.sleep(0.5)
+    return stats
+
+
+def _produce_at_rate(
+    bootstrap: str, topic: str, values: list[bytes], ids: list[str], rate: float
+) -> dict[str, float]:
+    """Produce at ``rate`` records/s in 10 ms ticks; returns trace id → produce time."""
+    from confluent_kafka import Producer
+
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 1})
+    sent: dict[str, float] = {}
+    started = time.time()
+    index = 0
+    while index < len(values):
+        due = int((time.time() - started) * rate) + 1
+        while index < min(due, len(values)):
+            while True:
+                try:
+                    producer.produce(topic, values[index])
+                    break
+                except BufferError:
+                    producer.poll(0.01)
+            sent[ids[index]] = time.time()
+            index += 1
+        producer.poll(0)
+        time.sleep(0.01)
+    producer.flush(30)
+    return sent
+
+
+@contextlib.contextmanager
+def _broker(bootstrap: str | None) -> Iterator[tuple[str, bool]]:
+    if bootstrap:
+        yield bootstrap, False
+        return
+    with EmbeddedBroker() as broker:
+        yield broker.bootstrap_servers, True
+
+
+# --- the run ---------------------------------------------------------------------------------
+def run_e2e(
+    records: int = 50_000,
+    *,
+    bootstrap: str | None = None,
+    partitions: int = 4,
+    latency_seconds: float = 10.0,
+    outage_seconds: float = 0.0,
+    seed: int = 7,
+    timeout: float = 300.0,
+    workdir: Path | None = None,
+    progress: Callable[[str], None] = lambda _: None,
+    worker_env: dict[str, str] | None = None,
+) -> E2EResult:
+    """Run every phase once; see the module docstring. ``bootstrap`` None: embedded broker."""
+    from pipeline.bench.mix import generate
+    from pipeline.kafka import publish
+    from pipeline.ops.topics import ensure_topics, pipeline_topics
+    from pipeline.settings import Settings
+
+    run = uuid.uuid4().hex[:8]
+    workdir = workdir or Path(os.environ.get("TMPDIR", "/tmp"))
+    values, _ = _with_ids(generate(records, seed), run, 0)
+    expected = _expected_traces(values)
+    result = E2EResult(
+        records=records, traces_expected=len(expected), partitions=partitions, embedded_broker=False
+    )
+    with _broker(bootstrap) as (servers, embedded):
+        result.embedded_broker = embedded
+        names = {
+            "KONG_LOG_TOPIC": f"bench-{run}-kong-logs",
+            "TRACES_TOPIC": f"bench-{run}-ai-traces",
+            "DEAD_LETTER_TOPIC": f"bench-{run}-kong-logs.dlq",
+            "TRACES_DEAD_LETTER_TOPIC": f"bench-{run}-ai-traces.dlq",
+            "CONSUMER_GROUP": f"bench-{run}",
+        }
+        settings = Settings(
+            kafka_bootstrap_servers=servers,
+            kong_log_topic=names["KONG_LOG_TOPIC"],
+            traces_topic=names["TRACES_TOPIC"],
+            dead_letter_topic=names["DEAD_LETTER_TOPIC"],
+            traces_dead_letter_topic=names["TRACES_DEAD_LETTER_TOPIC"],
+            consumer_group=names["CONSUMER_GROUP"],
+        )
+        ensure_topics(servers, pipeline_topics(settings), partitions)
+        progress(f"publishing {records:,} records")
+        publish(servers, names["KONG_LOG_TOPIC"], values, timeout=timeout)
+
+        progress("ceiling: a bare confluent-kafka consumer reading and parsing them")
+        result.ceiling_records_per_s = ceiling(servers, names["KONG_LOG_TOPIC"], records, timeout)
+
+        receiver = _Receiver()
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("LANGFUSE_", "KONG_"))}
+        env.update(names)
+        env.update(
+            {
+                "KAFKA_BOOTSTRAP_SERVERS": servers,
+                "TOPIC_PARTITIONS": str(partitions),
+                "LANGFUSE_BASE_URL": receiver.url,
+                "LANGFUSE_PUBLIC_KEY": PUBLIC_KEY,
+                "LANGFUSE_SECRET_KEY": SECRET_KEY,
+                "WORKER_WEB_PORT": str(free_port()),
+                "LOG_LEVEL": "WARNING",
+            }
+        )
+        if embedded:
+            env["KAFKA_PRODUCER_MAX_BATCH_BYTES"] = "1"  # Tansu's changelog-recovery quirk
+        env.update(worker_env or {})
+        worker = _Worker(env, workdir / f"bench-e2e-{run}-worker.log")
+        rss_samples: list[float] = []
+        try:
+            progress("full load: the worker drains the backlog")
+            worker.wait_ready(timeout)
+            ready_at = time.time()
+            stats = _wait_for(
+                receiver,
+                expected,
+                timeout,
+                lambda: rss_samples.append(_rss_mb(worker.process.pid)),
+            )
+            arrivals = sorted(t for _, t in stats["arrivals"])
+            if len(arrivals) >= 2:
+                span = arrivals[-1] - arrivals[0]
+                result.traces_per_s = (len(arrivals) - 1) / span if span > 0 else 0.0
+                result.records_per_s = result.traces_per_s * records / max(len(expected), 1)
+                result.drain_seconds = arrivals[-1] - ready_at
+            result.ratio_to_ceiling = (
+                result.records_per_s / result.ceiling_records_per_s
+                if result.ceiling_records_per_s
+                else 0.0
+            )
+            result.requests = int(stats["requests"])
+            traced = max(int(stats["traces"]), 1)
+            result.requests_per_1000_traces = result.requests * 1000 / traced
+            result.bytes_per_trace = int(stats["bytes"]) / traced
+            result.peak_rss_mb = max([*rss_samples, _peak_rss_mb(worker.process.pid)])
+
+            if latency_seconds > 0 and result.records_per_s > 0:
+                rate = result.records_per_s / 2
+                count = max(1, int(rate * latency_seconds))
+                progress(f"latency: {count:,} records at {rate:,.0f} records/s")
+                more, more_ids = _with_ids(generate(count, seed + 1), run, records)
+                more_expected = _expected_traces(more)
+                sent = _produce_at_rate(servers, names["KONG_LOG_TOPIC"], more, more_ids, rate)
+                expected |= more_expected
+                stats = _wait_for(receiver, expected, timeout)
+                arrived = dict(stats["arrivals"])
+                latencies = [(arrived[i] - sent[i]) * 1000 for i in more_expected if i in arrived]
+                result.latency_rate = rate
+                result.latency_records = count
+                result.latency_p50_ms = _percentile(latencies, 0.5)
+                result.latency_p99_ms = _percentile(latencies, 0.99)
+
+            if outage_seconds > 0:
+                progress(f"outage: Litefuse answers 503 for {outage_seconds:.0f}s")
+                receiver.outage(True)
+                count = records
+                more, _ = _with_ids(generate(count, seed + 2), run, records * 2)
+                expected |= _expected_traces(more)
+                publish(servers, names["KONG_LOG_TOPIC"], more, timeout=timeout)
+                deadline = time.monotonic() + outage_seconds
+                outage_rss: list[float] = []
+                while time.monotonic() < deadline:
+                    outage_rss.append(_rss_mb(worker.process.pid))
+                    time.sleep(0.5)
+                receiver.outage(False)
+                stats = _wait_for(receiver, expected, timeout)
+                result.outage_seconds = outage_seconds
+                result.outage_records = count
+                result.outage_peak_rss_mb = max(outage_rss, default=0.0)
+                result.peak_rss_mb = max(result.peak_rss_mb, _peak_rss_mb(worker.process.pid))
+        finally:
+            worker.stop()
+            final = receiver.stats()
+            receiver.stop()
+        arrived_ids = {trace_id for trace_id, _ in final["arrivals"]}
+        result.traces_received = len(arrived_ids)
+        result.lost = len(expected - arrived_ids)
+        result.duplicates = int(final["duplicates"])
+        if result.lost:
+            result.notes.append(f"worker log: {worker.log_path}")
+    return result
+
+
+def summary_rows(result: E2EResult) -> list[tuple[str, str]]:
+    """(figure, value) rows for a table."""
+    return [
+        ("records (traces expected)", f"{result.records:,} ({result.traces_expected:,})"),
+        ("ceiling: bare consumer + orjson", f"{result.ceiling_records_per_s:,.0f} records/s"),
+        ("worker, sustained", f"{result.records_per_s:,.0f} records/s"),
+        ("ratio to the ceiling", f"{result.ratio_to_ceiling:.3f}"),
+        (
+            f"latency p50 / p99 at {result.latency_rate:,.0f} records/s",
+            f"{result.latency_p50_ms:,.0f} / {result.latency_p99_ms:,.0f} ms",
+        ),
+        ("HTTP requests per 1,000 traces", f"{result.requests_per_1000_traces:.2f}"),
+        ("bytes sent per trace", f"{result.bytes_per_trace:,.0f}"),
+        ("worker peak RSS", f"{result.peak_rss_mb:,.0f} MB"),
+        ("worker peak RSS during the outage", f"{result.outage_peak_rss_mb:,.0f} MB"),
+        ("traces lost / duplicated", f"{result.lost} / {result.duplicates}"),
+    ]
+
+
+def median_of(values: list[float]) -> float:
+    return statistics.median(values) if values else 0.0

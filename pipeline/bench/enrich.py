@@ -1,0 +1,294 @@
+"""The enrich stage on its own: pure functions, no Kafka, no HTTP.
+
+For the same generated records (:mod:`pipeline.bench.mix`), in one process:
+
+- **ceiling**: ``orjson.loads`` of each record, the least any consumer of the topic must do;
+- **enrich**: what the enrich agent does per Kafka value, minus the Kafka calls —
+  ``parse_records``, ``enrich`` (with a ``SourceRef`` like the agent's, and the options the worker
+  builds from its settings), and ``Trace.to_json()`` for every trace it would publish;
+  ``RecordError`` counts as a dead letter, ``Skipped`` as skipped (the dead letter's scrubbing
+  and the metrics are not measured);
+- **OTLP encoding**, the sink side: the serialized OTLP export request of each batch of 200
+  traces (the default ``SINK_BATCH_SIZE``), as the sink builds it (:func:`otlp_encoder`).
+
+After one warm-up pass of each, ``rounds`` rounds alternate ceiling and enrich passes (so drift
+on a noisy machine hits both) and the medians are reported. Every loop is bounded by the input.
+"""
+
+from __future__ import annotations
+
+import gc
+import statistics
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, cast
+
+import orjson
+
+from pipeline.bench.mix import CATEGORIES, generate_labelled
+from pipeline.enrich import EnrichOptions, Skipped, enrich
+from pipeline.kong import RecordError, parse_records
+from pipeline.sinks import otlp
+from pipeline.trace import SourceRef, Trace
+
+TOPIC = "kong-logs"
+SINK_BATCH = 200
+THROUGHPUT_TARGET = 20_000.0
+"""records/s the enrich stage should reach on one core."""
+RATIO_TARGET = 0.25
+"""… and at least this share of the ceiling's records/s."""
+
+OUTCOMES = ("traced", "skipped", "dead_letter", "internal_error")
+
+
+@dataclass(frozen=True, slots=True)
+class EnrichBenchResult:
+    """Figures of one run (one record size). Seconds are medians of one pass over all records."""
+
+    records: int
+    rounds: int
+    seed: int
+    size_scale: float
+    mean_record_bytes: float
+    ceiling_seconds: float
+    enrich_seconds: float
+    otlp_seconds: float
+    traced: int
+    skipped: int
+    dead_lettered: int
+    internal_errors: int
+    trace_json_bytes: float
+    """Mean size of a published trace (``Trace.to_json()``)."""
+    otlp_bytes_per_trace: float
+    otlp_batches: int
+    otlp_encoder: str
+    composition: dict[str, int] = field(default_factory=dict)
+    outcomes: dict[str, dict[str, int]] = field(default_factory=dict)
+    """category → outcome → records."""
+    ceiling_samples: tuple[float, ...] = ()
+    enrich_samples: tuple[float, ...] = ()
+    otlp_samples: tuple[float, ...] = ()
+
+    @property
+    def ceiling_records_per_s(self) -> float:
+        return self.records / self.ceiling_seconds if self.ceiling_seconds else 0.0
+
+    @property
+    def ceiling_us_per_record(self) -> float:
+        return self.ceiling_seconds / self.records * 1e6 if self.records else 0.0
+
+    @property
+    def enrich_records_per_s(self) -> float:
+        return self.records / self.enrich_seconds if self.enrich_seconds else 0.0
+
+    @property
+    def enrich_us_per_record(self) -> float:
+        return self.enrich_seconds / self.records * 1e6 if self.records else 0.0
+
+    @property
+    def ratio(self) -> float:
+        """Enrich throughput as a share of the ceiling's (ceiling time / enrich time)."""
+        return self.ceiling_seconds / self.enrich_seconds if self.enrich_seconds else 0.0
+
+    @property
+    def otlp_us_per_trace(self) -> float:
+        return self.otlp_seconds / self.traced * 1e6 if self.traced else 0.0
+
+    @property
+    def meets_throughput_target(self) -> bool:
+        return self.enrich_records_per_s >= THROUGHPUT_TARGET
+
+    @property
+    def meets_ratio_target(self) -> bool:
+        return self.ratio >= RATIO_TARGET
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.update(
+            ceiling_records_per_s=self.ceiling_records_per_s,
+            ceiling_us_per_record=self.ceiling_us_per_record,
+            enrich_records_per_s=self.enrich_records_per_s,
+            enrich_us_per_record=self.enrich_us_per_record,
+            ratio=self.ratio,
+            otlp_us_per_trace=self.otlp_us_per_trace,
+            meets_throughput_target=self.meets_throughput_target,
+            meets_ratio_target=self.meets_ratio_target,
+        )
+        for key in ("ceiling_samples", "enrich_samples", "otlp_samples"):
+            data[key] = list(data[key])
+        return data
+
+
+def worker_options() -> EnrichOptions:
+    """The options the worker builds from its settings (environment and config file)."""
+    from pipeline.app import enrich_options
+    from pipeline.settings import load_settings
+
+    return enrich_options(load_settings())
+
+
+def _ceiling(values: Sequence[bytes]) -> None:
+    loads = orjson.loads
+    for value in values:
+        try:  # noqa: SIM105 - contextlib.suppress would cost more than some loads
+            loads(value)
+        except orjson.JSONDecodeError:
+            pass
+
+
+@dataclass(slots=True)
+class _Pass:
+    """What one enrich pass did (per Kong record; a JSON-array value holds several)."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    by_value: list[str] = field(default_factory=list)
+    """The outcome of each value (its first record's; dead letter if it did not parse)."""
+    traces: list[Trace] = field(default_factory=list)
+    json_bytes: int = 0
+
+
+def _enrich_pass(values: Sequence[bytes], options: EnrichOptions, keep: bool) -> _Pass:
+    """The enrich agent's per-value work; ``keep`` holds the traces and outcomes (warm-up)."""
+    done = _Pass()
+    counts = done.counts
+    for offset, value in enumerate(values):
+        try:
+            records = parse_records(value)
+        except RecordError:
+            counts["dead_letter"] += 1
+            if keep:
+                done.by_value.append("dead_letter")
+            continue
+        outcome = ""
+        for index, record in enumerate(records):
+            source = SourceRef(topic=TOPIC, partition=0, offset=offset, index=index)
+            try:
+                result = enrich(record, options, source)
+            except RecordError:
+                outcome = outcome or "dead_letter"
+                counts["dead_letter"] += 1
+                continue
+            except Exception:  # the agent turns a bug into a dead letter too; counted apart
+                outcome = outcome or "internal_error"
+                counts["internal_error"] += 1
+                continue
+            if isinstance(result, Skipped):
+                outcome = outcome or "skipped"
+                counts["skipped"] += 1
+                continue
+            outcome = outcome or "traced"
+            counts["traced"] += 1
+            payload = result.to_json()
+            if keep:
+                done.traces.append(result)
+                done.json_bytes += len(payload)
+        if keep:
+            done.by_value.append(outcome or "dead_letter")
+    return done
+
+
+def otlp_encoder() -> tuple[str, Callable[[Sequence[Trace]], bytes]]:
+    """What the sink serializes per batch: ``encode_request_bytes`` where the OTLP module has
+    it (the sink sends those bytes), else ``encode_request(...).SerializeToString()``."""
+    direct = getattr(otlp, "encode_request_bytes", None)
+    if callable(direct):
+        return "encode_request_bytes", cast(Callable[[Sequence[Trace]], bytes], direct)
+    return "encode_request", lambda traces: otlp.encode_request(traces).SerializeToString()
+
+
+def _encode_otlp(encode: Callable[[Sequence[Trace]], bytes], traces: Sequence[Trace]) -> int:
+    size = 0
+    for start in range(0, len(traces), SINK_BATCH):
+        size += len(encode(traces[start : start + SINK_BATCH]))
+    return size
+
+
+def _timed(fn: Callable[[], object]) -> float:
+    gc.collect()
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started
+
+
+def run_enrich_bench(
+    records: int = 20_000,
+    *,
+    rounds: int = 5,
+    seed: int = 7,
+    size_scale: float = 1.0,
+    weights: Mapping[str, float] | None = None,
+    options: EnrichOptions | None = None,
+) -> EnrichBenchResult:
+    """Generate the mix, then measure ceiling, enrich and OTLP encoding on it."""
+    if records < 1:
+        raise ValueError("records must be >= 1")
+    if rounds < 1:
+        raise ValueError("rounds must be >= 1")
+    options = options if options is not None else worker_options()
+    labelled = generate_labelled(records, seed, size_scale=size_scale, weights=weights)
+    values = [value for _, value in labelled]
+
+    # Warm-up: caches (prices, tokenizers, regexes) and the outcome of every record.
+    _ceiling(values)
+    warm = _enrich_pass(values, options, keep=True)
+    encoder, encode = otlp_encoder()
+    _encode_otlp(encode, warm.traces)
+
+    ceiling_samples: list[float] = []
+    enrich_samples: list[float] = []
+    for _ in range(rounds):
+        ceiling_samples.append(_timed(lambda: _ceiling(values)))
+        enrich_samples.append(_timed(lambda: _enrich_pass(values, options, keep=False)))
+    otlp_samples = [_timed(lambda: _encode_otlp(encode, warm.traces)) for _ in range(rounds)]
+    otlp_size = _encode_otlp(encode, warm.traces)
+
+    outcomes: dict[str, dict[str, int]] = {}
+    for (category, _), outcome in zip(labelled, warm.by_value, strict=True):
+        row = outcomes.setdefault(category, dict.fromkeys(OUTCOMES, 0))
+        row[outcome] += 1
+    counted = Counter(category for category, _ in labelled)
+    traced = warm.counts["traced"]
+    return EnrichBenchResult(
+        records=records,
+        rounds=rounds,
+        seed=seed,
+        size_scale=size_scale,
+        mean_record_bytes=sum(map(len, values)) / len(values),
+        ceiling_seconds=statistics.median(ceiling_samples),
+        enrich_seconds=statistics.median(enrich_samples),
+        otlp_seconds=statistics.median(otlp_samples) if traced else 0.0,
+        traced=traced,
+        skipped=warm.counts["skipped"],
+        dead_lettered=warm.counts["dead_letter"],
+        internal_errors=warm.counts["internal_error"],
+        trace_json_bytes=warm.json_bytes / traced if traced else 0.0,
+        otlp_bytes_per_trace=otlp_size / traced if traced else 0.0,
+        otlp_batches=-(-traced // SINK_BATCH),
+        otlp_encoder=encoder,
+        composition={c.name: counted.get(c.name, 0) for c in CATEGORIES},
+        outcomes={c.name: outcomes[c.name] for c in CATEGORIES if c.name in outcomes},
+        ceiling_samples=tuple(ceiling_samples),
+        enrich_samples=tuple(enrich_samples),
+        otlp_samples=tuple(otlp_samples),
+    )
+
+
+def run_sweep(
+    sizes: Sequence[float],
+    records: int = 20_000,
+    *,
+    rounds: int = 5,
+    seed: int = 7,
+    weights: Mapping[str, float] | None = None,
+    options: EnrichOptions | None = None,
+) -> list[EnrichBenchResult]:
+    """One run per ``size_scale``, same seed and options: how cost grows with record size."""
+    options = options if options is not None else worker_options()
+    return [
+        run_enrich_bench(
+            records, rounds=rounds, seed=seed, size_scale=size, weights=weights, options=options
+        )
+        for size in sizes
+    ]

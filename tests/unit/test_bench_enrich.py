@@ -1,0 +1,142 @@
+"""The enrich benchmark returns consistent figures; ``kong-litefuse bench enrich`` prints them."""
+
+from __future__ import annotations
+
+import math
+import statistics
+
+import orjson
+import pytest
+from typer.testing import CliRunner
+
+from pipeline.bench import mix
+from pipeline.bench.cli import TIMES
+from pipeline.bench.enrich import (
+    RATIO_TARGET,
+    THROUGHPUT_TARGET,
+    EnrichBenchResult,
+    run_enrich_bench,
+    run_sweep,
+)
+from pipeline.cli import app
+from pipeline.enrich import EnrichOptions
+
+OUTCOME_OF = {"trace": "traced", "skipped": "skipped", "dead_letter": "dead_letter"}
+
+
+@pytest.fixture(scope="module")
+def result() -> EnrichBenchResult:
+    return run_enrich_bench(300, rounds=3, seed=3, options=EnrichOptions())
+
+
+def test_counts_add_up_and_match_the_mix(result: EnrichBenchResult) -> None:
+    assert result.records == 300 and result.rounds == 3 and result.seed == 3
+    assert result.traced + result.skipped + result.dead_lettered + result.internal_errors == 300
+    assert result.internal_errors == 0
+    assert result.composition == mix.composition(300, seed=3)
+    for category, row in result.outcomes.items():
+        assert sum(row.values()) == result.composition[category]
+        # every record of a category ends the way the mix says it should
+        assert row[OUTCOME_OF[mix.EXPECTED[category]]] == result.composition[category]
+    assert result.traced == sum(row["traced"] for row in result.outcomes.values())
+    assert result.skipped == result.composition["non_ai"]
+    assert result.dead_lettered == result.composition["malformed"]
+    values = mix.generate(300, seed=3)
+    assert result.mean_record_bytes == pytest.approx(statistics.mean(map(len, values)))
+
+
+def test_figures_are_consistent(result: EnrichBenchResult) -> None:
+    for samples, median in (
+        (result.ceiling_samples, result.ceiling_seconds),
+        (result.enrich_samples, result.enrich_seconds),
+        (result.otlp_samples, result.otlp_seconds),
+    ):
+        assert len(samples) == 3 and all(s > 0 for s in samples)
+        assert median == statistics.median(samples)
+    assert result.enrich_records_per_s == pytest.approx(300 / result.enrich_seconds)
+    assert result.enrich_us_per_record * result.enrich_records_per_s == pytest.approx(1e6)
+    assert result.ceiling_us_per_record * result.ceiling_records_per_s == pytest.approx(1e6)
+    assert result.ratio == pytest.approx(result.enrich_records_per_s / result.ceiling_records_per_s)
+    assert 0 < result.ratio < 1  # enrichment does more than parsing the JSON
+    assert result.otlp_us_per_trace == pytest.approx(result.otlp_seconds / result.traced * 1e6)
+    assert result.otlp_batches == math.ceil(result.traced / 200)
+    assert result.otlp_bytes_per_trace > 500 and result.trace_json_bytes > 500
+    assert result.meets_throughput_target == (result.enrich_records_per_s >= THROUGHPUT_TARGET)
+    assert result.meets_ratio_target == (result.ratio >= RATIO_TARGET)
+
+
+def test_to_dict_holds_every_figure_and_is_json(result: EnrichBenchResult) -> None:
+    data = orjson.loads(orjson.dumps(result.to_dict()))
+    for key in (
+        "records",
+        "mean_record_bytes",
+        "ceiling_records_per_s",
+        "ceiling_us_per_record",
+        "enrich_records_per_s",
+        "enrich_us_per_record",
+        "ratio",
+        "otlp_us_per_trace",
+        "traced",
+        "skipped",
+        "dead_lettered",
+        "outcomes",
+        "composition",
+        "enrich_samples",
+        "meets_throughput_target",
+        "meets_ratio_target",
+    ):
+        assert key in data, key
+    assert data["ratio"] == pytest.approx(result.ratio)
+    assert data["enrich_samples"] == list(result.enrich_samples)
+
+
+def test_bad_arguments_are_refused() -> None:
+    with pytest.raises(ValueError):
+        run_enrich_bench(0, options=EnrichOptions())
+    with pytest.raises(ValueError):
+        run_enrich_bench(10, rounds=0, options=EnrichOptions())
+
+
+def test_sweep_grows_the_records() -> None:
+    small, large = run_sweep([0.5, 4.0], 120, rounds=1, seed=1, options=EnrichOptions())
+    assert (small.size_scale, large.size_scale) == (0.5, 4.0)
+    assert large.mean_record_bytes > 2 * small.mean_record_bytes
+    assert small.composition == large.composition
+    assert (small.traced, small.skipped) == (large.traced, large.skipped)
+
+
+def test_cli_prints_one_json_object() -> None:
+    outcome = CliRunner().invoke(
+        app, ["bench", "enrich", "--records", "300", "--rounds", "1", "--json"]
+    )
+    assert outcome.exit_code == 0, outcome.output
+    document = orjson.loads(outcome.stdout)
+    assert document["records"] == 300 and document["sizes"] == [1.0]
+    assert document["targets"] == {"records_per_s": THROUGHPUT_TARGET, "ratio": RATIO_TARGET}
+    (figures,) = document["results"]
+    assert figures["traced"] + figures["skipped"] + figures["dead_lettered"] == 300
+    assert figures["internal_errors"] == 0
+    assert figures["ratio"] == pytest.approx(
+        figures["enrich_records_per_s"] / figures["ceiling_records_per_s"]
+    )
+    assert figures["enrich_us_per_record"] > 0 and figures["otlp_us_per_trace"] > 0
+
+
+def test_cli_table_sweep_and_target_lines() -> None:
+    outcome = CliRunner().invoke(
+        app, ["bench", "enrich", "--records", "60", "--rounds", "1", "--sizes", "0.5,2"]
+    )
+    assert outcome.exit_code == 0, outcome.output
+    assert f"{TIMES}0.5" in outcome.stdout and f"{TIMES}2" in outcome.stdout
+    for size in ("0.5", "2"):
+        assert f"size {TIMES}{size}: enrich ≥ 20,000 records/s: " in outcome.stdout
+        assert f"size {TIMES}{size}: ≥ 0.25 {TIMES} ceiling: " in outcome.stdout
+    lines = [line for line in outcome.stdout.splitlines() if "≥" in line]
+    assert len(lines) == 4
+    assert all(" yes (" in line or " no (" in line for line in lines)
+
+
+@pytest.mark.parametrize("args", [["--sizes", "0,1"], ["--sizes", "a"], ["--mix", "nope=1"]])
+def test_cli_refuses_bad_options(args: list[str]) -> None:
+    outcome = CliRunner().invoke(app, ["bench", "enrich", "--records", "10", *args])
+    assert outcome.exit_code == 2
