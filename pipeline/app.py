@@ -131,6 +131,7 @@ def create_app(
     }
     app.batch_topics = frozenset({settings.kong_log_topic, *traces_topics})
     app.batch_max_records = batch_records
+    app.fetch_max_wait_ms = settings.kafka_fetch_max_wait_ms
 
     producers: list[BatchProducer] = []
 

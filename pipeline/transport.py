@@ -64,6 +64,20 @@ class PipelineApp(faust.App):
 
     batch_topics: frozenset[str] = frozenset()
     batch_max_records: int = 500
+    #: How long the broker may hold a fetch waiting for data. faust hard-codes 1,500 ms, and
+    #: the embedded broker holds an empty fetch that long even when records arrive meanwhile:
+    #: with two hops that alone was ~2-3 s of latency at low rates.
+    fetch_max_wait_ms: int = 100
+
+
+class _ConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        app = self.app
+        if isinstance(app, PipelineApp):
+            # read by AIOKafkaConsumer.start() when it builds its fetcher
+            consumer._fetch_max_wait_ms = app.fetch_max_wait_ms
+        return consumer
 
 
 class BatchingConsumer(aiokafka_driver.Consumer):
@@ -74,6 +88,9 @@ class BatchingConsumer(aiokafka_driver.Consumer):
     def __post_init__(self) -> None:
         super().__post_init__()
         self._batch_first = {}
+
+    def _new_consumer_thread(self) -> aiokafka_driver.AIOKafkaConsumerThread:
+        return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
     def _batching(self) -> tuple[frozenset[str], int]:
         app = self.app
