@@ -159,6 +159,9 @@ def e2e(
         int, typer.Option(min=100, max=10_000_000, help="Records published as the backlog.")
     ] = 50_000,
     partitions: Annotated[int, typer.Option(min=1, max=64, help="Partitions per topic.")] = 4,
+    workers: Annotated[
+        int, typer.Option(min=1, max=16, help="Worker processes in the consumer group.")
+    ] = 1,
     latency_seconds: Annotated[
         float, typer.Option(min=0, max=600, help="Length of the half-rate latency phase (0: skip).")
     ] = 10.0,
@@ -191,6 +194,7 @@ def e2e(
         records,
         bootstrap=bootstrap,
         partitions=partitions,
+        workers=workers,
         latency_seconds=latency_seconds,
         outage_seconds=outage_seconds,
         seed=seed,
@@ -200,7 +204,7 @@ def e2e(
     if as_json:
         sys.stdout.write(orjson.dumps(result.to_dict()).decode() + "\n")
         return
-    table = Table(title="kong-litefuse end to end (one worker)")
+    table = Table(title=f"kong-litefuse end to end ({workers} worker(s), {partitions} partitions)")
     table.add_column("figure")
     table.add_column("value", justify="right")
     for name, value in summary_rows(result):

@@ -4,9 +4,10 @@ One run, side by side on the same machine and the same topic:
 
 1. **ceiling** — a bare confluent-kafka consumer reading the topic and ``orjson.loads``-ing
    every record (what any Python consumer of this topic pays at least);
-2. **full load** — ``kong-litefuse worker`` (a child process, as operators run it) drains the
+2. **full load** — ``kong-litefuse worker`` (child processes, as operators run it) drains the
    same backlog to the receiver (``pipeline.bench.receiver``, another process); sustained
-   records/s, HTTP requests per 1,000 traces, bytes per trace, the worker's peak RSS;
+   records/s (records ÷ seconds from the workers owning their partitions to the last trace
+   accepted, ramp-up included), HTTP requests per 1,000 traces, bytes per trace, peak RSS;
 3. **latency** — records produced at half the measured rate while the worker runs; p50/p99
    of produce → accepted by the receiver;
 4. **outage** (optional) — the receiver answers 503 while records keep coming; the worker's
@@ -48,6 +49,7 @@ class E2EResult:
     traces_expected: int
     partitions: int
     embedded_broker: bool
+    workers: int = 1
     # ceiling
     ceiling_records_per_s: float = 0.0
     # full load
@@ -303,6 +305,7 @@ def run_e2e(
     *,
     bootstrap: str | None = None,
     partitions: int = 4,
+    workers: int = 1,
     latency_seconds: float = 10.0,
     outage_seconds: float = 0.0,
     seed: int = 7,
@@ -322,7 +325,11 @@ def run_e2e(
     values, _ = _with_ids(generate(records, seed), run, 0)
     expected = _expected_traces(values)
     result = E2EResult(
-        records=records, traces_expected=len(expected), partitions=partitions, embedded_broker=False
+        records=records,
+        traces_expected=len(expected),
+        partitions=partitions,
+        embedded_broker=False,
+        workers=workers,
     )
     with _broker(bootstrap) as (servers, embedded):
         result.embedded_broker = embedded
@@ -365,24 +372,32 @@ def run_e2e(
         if embedded:
             env["KAFKA_PRODUCER_MAX_BATCH_BYTES"] = "1"  # Tansu's changelog-recovery quirk
         env.update(worker_env or {})
-        worker = _Worker(env, workdir / f"bench-e2e-{run}-worker.log")
+        fleet: list[_Worker] = []
         rss_samples: list[float] = []
+
+        def sample_rss() -> None:
+            rss_samples.append(max(_rss_mb(w.process.pid) for w in fleet))
+
+        def peak_rss() -> float:
+            return max(_peak_rss_mb(w.process.pid) for w in fleet)
+
         try:
-            progress("full load: the worker drains the backlog")
-            worker.wait_ready(timeout)
+            for index in range(workers):
+                if index:
+                    env = {**env, "WORKER_WEB_PORT": str(free_port())}
+                fleet.append(_Worker(env, workdir / f"bench-e2e-{run}-worker{index}.log"))
+            progress(f"full load: {workers} worker(s) drain the backlog")
+            for worker in fleet:
+                worker.wait_ready(timeout)
             ready_at = time.time()
-            stats = _wait_for(
-                receiver,
-                expected,
-                timeout,
-                lambda: rss_samples.append(_rss_mb(worker.process.pid)),
-            )
+            stats = _wait_for(receiver, expected, timeout, sample_rss)
             arrivals = sorted(t for _, t in stats["arrivals"])
-            if len(arrivals) >= 2:
-                span = arrivals[-1] - arrivals[0]
-                result.traces_per_s = (len(arrivals) - 1) / span if span > 0 else 0.0
-                result.records_per_s = result.traces_per_s * records / max(len(expected), 1)
-                result.drain_seconds = arrivals[-1] - ready_at
+            if arrivals:
+                # from the worker(s) owning partitions to the last trace accepted: ramp-up
+                # (first fetch, first batch) included, so a slight underestimate
+                result.drain_seconds = max(arrivals[-1] - ready_at, 1e-3)
+                result.records_per_s = records / result.drain_seconds
+                result.traces_per_s = len(arrivals) / result.drain_seconds
             result.ratio_to_ceiling = (
                 result.records_per_s / result.ceiling_records_per_s
                 if result.ceiling_records_per_s
@@ -392,7 +407,7 @@ def run_e2e(
             traced = max(int(stats["traces"]), 1)
             result.requests_per_1000_traces = result.requests * 1000 / traced
             result.bytes_per_trace = int(stats["bytes"]) / traced
-            result.peak_rss_mb = max([*rss_samples, _peak_rss_mb(worker.process.pid)])
+            result.peak_rss_mb = max([*rss_samples, peak_rss()])
 
             if latency_seconds > 0 and result.records_per_s > 0:
                 rate = result.records_per_s / 2
@@ -420,16 +435,19 @@ def run_e2e(
                 deadline = time.monotonic() + outage_seconds
                 outage_rss: list[float] = []
                 while time.monotonic() < deadline:
-                    outage_rss.append(_rss_mb(worker.process.pid))
+                    outage_rss.append(max(_rss_mb(w.process.pid) for w in fleet))
                     time.sleep(0.5)
                 receiver.outage(False)
                 stats = _wait_for(receiver, expected, timeout)
                 result.outage_seconds = outage_seconds
                 result.outage_records = count
                 result.outage_peak_rss_mb = max(outage_rss, default=0.0)
-                result.peak_rss_mb = max(result.peak_rss_mb, _peak_rss_mb(worker.process.pid))
+                result.peak_rss_mb = max(result.peak_rss_mb, peak_rss())
         finally:
-            worker.stop()
+            for index, worker in enumerate(fleet):
+                if index:
+                    time.sleep(2)  # the embedded broker's group quirk: stagger leaving members
+                worker.stop()
             final = receiver.stats()
             receiver.stop()
         arrived_ids = {trace_id for trace_id, _ in final["arrivals"]}
@@ -437,7 +455,7 @@ def run_e2e(
         result.lost = len(expected - arrived_ids)
         result.duplicates = int(final["duplicates"])
         if result.lost:
-            result.notes.append(f"worker log: {worker.log_path}")
+            result.notes.extend(f"worker log: {w.log_path}" for w in fleet)
     return result
 
 
