@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from pipeline.enrich.assemble import SCALARS, assembled
 from pipeline.enrich.context import (
     Context,
     header,
@@ -23,17 +24,18 @@ from pipeline.enrich.cost import PROVIDER_IDS, compute_cost
 from pipeline.enrich.ids import span_id, trace_id
 from pipeline.enrich.kong_ai import KongAI, read_kong_ai
 from pipeline.enrich.options import EnrichOptions
-from pipeline.enrich.privacy import limit_payload, mask, scrub
+from pipeline.enrich.privacy import limit_payload, mask, scrub, scrub_present
 from pipeline.enrich.providers import Exchange, LLMCall, detect, is_non_ai_path, sniff
 from pipeline.enrich.providers.base import Provider
 from pipeline.enrich.sampling import sampled
 from pipeline.enrich.tokens import estimate_usage
 from pipeline.kong.bodies import decode_body
 from pipeline.kong.record import KongRecord, RecordError
-from pipeline.trace import Generation, SourceRef, Trace, Usage
+from pipeline.trace import Cost, Generation, SourceRef, Trace, Usage
 
 NOT_AI = "not an AI request"
 SAMPLED_OUT = "sampled out"
+_NO_SOURCE = SourceRef().__dict__  # SourceRef()'s field values
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,10 +51,6 @@ class Skipped:
 def request_path(record: KongRecord) -> str:
     uri = record.request.uri or (urlsplit(record.request.url).path if record.request.url else "")
     return (uri or "/").split("?", 1)[0] or "/"
-
-
-def _round(value: float | None, digits: int = 3) -> float | None:
-    return None if value is None else round(value, digits)
 
 
 def _ms(value: float | None) -> float | None:
@@ -71,7 +69,7 @@ def enrich(
     position a stable id. Raises RecordError for records that claim to be AI calls but cannot be
     read (they become dead letters).
     """
-    source = source or SourceRef()
+    source = source or assembled(SourceRef, _NO_SOURCE.copy(), frozenset())
     path = request_path(record)
     kong_ai = read_kong_ai(record.ai)
     request = decode_body(record.request.body)
@@ -82,9 +80,7 @@ def enrich(
             request = decode_body(kong_ai.request_payload)
         if response.kind == "empty" and kong_ai.response_payload:
             response = decode_body(kong_ai.response_payload)
-    exchange = Exchange(
-        record, path, request, response, kong_provider=kong_ai.provider if kong_ai else None
-    )
+    exchange = Exchange(record, path, request, response, kong_ai.provider if kong_ai else None)
     found = detect(exchange, options.providers)
     provider: Provider
     if found is not None:
@@ -200,9 +196,12 @@ def _error(call: LLMCall, record: KongRecord) -> str | None:
 def _timings(
     record: KongRecord, kong_ai: KongAI | None, call: LLMCall, usage: Usage | None
 ) -> dict[str, float | None]:
-    total_ms = _ms(record.latencies.request)
-    llm_ms = (kong_ai.llm_latency_ms if kong_ai else None) or _ms(record.latencies.proxy)
+    latencies = record.latencies
+    total_ms = _ms(latencies.request)
+    kong_ms = _ms(latencies.kong)
+    llm_ms = (kong_ai.llm_latency_ms if kong_ai else None) or _ms(latencies.proxy)
     ttft = (kong_ai.time_to_first_token_ms if kong_ai else None) or call.time_to_first_token_ms
+    kong_per_token = kong_ai.time_per_token_ms if kong_ai else None
     output = usage.output if usage else None
     per_token: float | None = None
     throughput: float | None = None
@@ -212,14 +211,15 @@ def _timings(
         else:
             per_token = llm_ms / output
         throughput = output / (llm_ms / 1000) if llm_ms > 0 else None
+    # rounded to the µs
     return {
-        "total_duration_ms": _round(total_ms),
-        "llm_latency_ms": _round(llm_ms),
-        "kong_latency_ms": _round(_ms(record.latencies.kong)),
-        "time_to_first_token_ms": _round(ttft),
-        "time_per_token_ms": _round(per_token),
-        "throughput_tokens_per_second": _round(throughput),
-        "kong_time_per_token_ms": _round(kong_ai.time_per_token_ms) if kong_ai else None,
+        "total_duration_ms": None if total_ms is None else round(total_ms, 3),
+        "llm_latency_ms": None if llm_ms is None else round(llm_ms, 3),
+        "kong_latency_ms": None if kong_ms is None else round(kong_ms, 3),
+        "time_to_first_token_ms": None if ttft is None else round(ttft, 3),
+        "time_per_token_ms": None if per_token is None else round(per_token, 3),
+        "throughput_tokens_per_second": None if throughput is None else round(throughput, 3),
+        "kong_time_per_token_ms": None if kong_per_token is None else round(kong_per_token, 3),
     }
 
 
@@ -267,14 +267,58 @@ def _metadata(
             values["kong_ai_meta"] = kong_ai.meta
         if kong_ai.extra:
             values["kong_ai"] = kong_ai.extra
-    scrubbed: dict[str, Any] = scrub({k: v for k, v in values.items() if v is not None})
-    return scrubbed
+    return scrub_present(values, _METADATA_KEYS)
+
+
+# The metadata keys _metadata writes itself (only call.metadata's are the provider's).
+_METADATA_KEYS = frozenset(
+    {
+        "provider",
+        "model",
+        "operation",
+        "status_code",
+        "environment",
+        "request_id",
+        "method",
+        "stream",
+        "total_duration_ms",
+        "llm_latency_ms",
+        "kong_latency_ms",
+        "time_to_first_token_ms",
+        "time_per_token_ms",
+        "throughput_tokens_per_second",
+        "kong_time_per_token_ms",
+        "finish_reason",
+        "usage_estimated",
+        "usage_source",
+        "upstream_status",
+        "kong_source",
+        "kong_service",
+        "kong_route",
+        "kong_consumer",
+        "kong_workspace",
+        "client_ip",
+        "user_agent",
+        "chat_id",
+        "message_id",
+        "organization_id",
+        "project_id",
+        "request_metadata",
+        "kong_provider",
+        "kong_ai_plugin",
+        "request_mode",
+        "kong_ai_meta",
+        "kong_ai",
+    }
+)
 
 
 def _content(value: Any, options: EnrichOptions) -> Any:
     """Message content as exported: credentials scrubbed, masks applied, payload mode."""
     if value is None:
         return None
+    if not options.masks and options.payload_mode == "full":
+        return scrub(value)  # what mask and limit_payload leave as it is
     return limit_payload(
         mask(scrub(value), options.masks), options.payload_mode, options.payload_max_chars
     )
@@ -315,41 +359,95 @@ def _build_trace(
     )
     tags = [t for t in (call.provider, model, metadata.get("kong_service")) if t]
     payload_in, payload_out = _content(call.input, options), _content(call.output, options)
-    generation = Generation(
-        id=span_id(tid, "generation"),
-        name=call.operation,
-        type=call.observation_type,
-        model=model,
-        model_parameters=scrub(call.model_parameters),
-        input=payload_in,
-        output=payload_out,
-        usage=usage,
-        cost=cost,
-        start_time=generation_start,
-        end_time=generation_end,
-        completion_start_time=completion_start,
-        finish_reason=call.finish_reason,
-        level="ERROR" if error else "DEFAULT",
-        status_message=scrub(error) if error else None,
-        metadata={"finish_reason": call.finish_reason} if call.finish_reason else {},
+    generation = _generation(
+        {
+            "id": span_id(tid, "generation"),
+            "name": call.operation,
+            "type": call.observation_type,
+            "model": model,
+            "model_parameters": scrub(call.model_parameters),
+            "input": payload_in,
+            "output": payload_out,
+            "usage": usage,
+            "cost": cost,
+            "start_time": generation_start,
+            "end_time": generation_end,
+            "completion_start_time": completion_start,
+            "finish_reason": call.finish_reason,
+            "level": "ERROR" if error else "DEFAULT",
+            "status_message": scrub(error) if error else None,
+            "metadata": {"finish_reason": call.finish_reason} if call.finish_reason else {},
+        }
     )
-    return Trace(
-        id=tid,
-        span_id=span_id(tid, "request"),
-        name=_trace_name(record, options, exchange.path),
-        timestamp=start,
-        end_time=end,
-        user_id=scrub(context.user_id),
-        session_id=scrub(context.session_id),
-        environment=environment,
-        release=options.release,
-        tags=list(dict.fromkeys(tags)),
-        metadata=metadata,
-        input=payload_in,
-        output=payload_out,
-        generation=generation,
-        source=source,
+    return _trace(
+        {
+            "id": tid,
+            "span_id": span_id(tid, "request"),
+            "name": _trace_name(record, options, exchange.path),
+            "timestamp": start,
+            "end_time": end,
+            "user_id": scrub(context.user_id),
+            "session_id": scrub(context.session_id),
+            "environment": environment,
+            "release": options.release,
+            "tags": list(dict.fromkeys(tags)),
+            "metadata": metadata,
+            "input": payload_in,
+            "output": payload_out,
+            "generation": generation,
+            "source": source,
+        },
+        call,
     )
+
+
+_GENERATION_FIELDS = frozenset(Generation.model_fields)
+_TRACE_FIELDS = frozenset(Trace.model_fields)
+_OBSERVATION_TYPES = frozenset({"generation", "embedding"})
+_STR = frozenset({str})
+
+
+def _text_or_none(value: Any) -> bool:
+    return value is None or type(value) is str
+
+
+def _generation(values: dict[str, Any]) -> Generation:
+    """``Generation(**values)``; built directly when every value is already of its field's type
+    (what providers and custom plugins hand us is checked; the rest is ours)."""
+    parameters = values["model_parameters"]
+    usage, cost = values["usage"], values["cost"]
+    if (
+        type(values["name"]) is str
+        and type(values["type"]) is str
+        and values["type"] in _OBSERVATION_TYPES
+        and _text_or_none(values["model"])
+        and _text_or_none(values["finish_reason"])
+        and _text_or_none(values["status_message"])
+        and (usage is None or isinstance(usage, Usage))
+        and (cost is None or isinstance(cost, Cost))
+        and type(parameters) is dict
+        and _STR.issuperset(map(type, parameters))
+        and SCALARS.issuperset(map(type, parameters.values()))
+    ):
+        return assembled(Generation, values, _GENERATION_FIELDS)
+    return Generation(**values)
+
+
+def _trace(values: dict[str, Any], call: LLMCall) -> Trace:
+    """``Trace(**values)``, built directly when the values are of the field types (as
+    ``_generation``; metadata keys are ours but for the provider's ``call.metadata``)."""
+    if (
+        type(values["environment"]) is str
+        and _text_or_none(values["release"])
+        and _text_or_none(values["user_id"])
+        and _text_or_none(values["session_id"])
+        and _STR.issuperset(map(type, values["tags"]))
+        and _STR.issuperset(map(type, call.metadata))
+        and isinstance(values["generation"], Generation)
+        and isinstance(values["source"], SourceRef)
+    ):
+        return assembled(Trace, values, _TRACE_FIELDS)
+    return Trace(**values)
 
 
 def _trace_name(record: KongRecord, options: EnrichOptions, path: str) -> str:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.enrich.providers.base import header_value
-from pipeline.kong.record import HeaderValue, KongRecord
+from pipeline.kong.record import KongRecord
 
 ENVIRONMENT_PATTERN = re.compile(r"^(?!langfuse)[a-z0-9-_]+$")
 _ENVIRONMENT_HEADERS = ("x-langfuse-environment", "x-environment")
@@ -33,6 +33,7 @@ _FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ),
     "project_id": (("x-project-id", "openai-project", "project-id"), ("project_id", "projectId")),
 }
+_CONTEXT_HEADERS = frozenset(name for names, _ in _FIELDS.values() for name in names)
 
 
 @dataclass(slots=True)
@@ -56,9 +57,8 @@ class Context:
         return {key: value for key, value in values.items() if value}
 
 
-def header(headers: dict[str, HeaderValue], name: str) -> str | None:
-    """A header's first non-empty value (Kong turns repeated headers into lists)."""
-    return header_value(headers, name)
+header = header_value
+"""A header's first non-empty value (Kong turns repeated headers into lists)."""
 
 
 def valid_environment(value: str | None) -> str | None:
@@ -108,23 +108,36 @@ def read_context(record: KongRecord, request_body: dict[str, Any] | None) -> Con
     body = request_body or {}
     found = body.get("metadata")
     metadata: dict[str, Any] = found if isinstance(found, dict) else {}
-    context = Context()
+    headers = record.request.headers
+    # most records carry none of these headers: find out once
+    named = headers.keys() & _CONTEXT_HEADERS if headers else set()
+    values: dict[str, str | None] = {}
     promoted: set[str] = set()
-    for name, (headers, keys) in _FIELDS.items():
+    for name, (header_names, keys) in _FIELDS.items():
         value: str | None = None
-        for key in keys:
-            value = _text(metadata.get(key))
-            if value:
-                promoted.add(key)
-                break
+        if metadata:
+            for key in keys:
+                value = _text(metadata.get(key))
+                if value:
+                    promoted.add(key)
+                    break
         if value is None and name == "user_id":
             value = _text(body.get("user")) or _text(body.get("safety_identifier"))
-        if value is None:
-            value = next((v for h in headers if (v := header(record.request.headers, h))), None)
+        if value is None and named:
+            for header_name in header_names:
+                if header_name in named:
+                    value = header(headers, header_name)
+                    if value:
+                        break
         if value is None and name == "user_id":
             value = kong_consumer(record)
-        setattr(context, name, value)
-    context.metadata = {
-        k: v for k, v in metadata.items() if k not in promoted and k != "environment"
-    }
-    return context
+        values[name] = value
+    return Context(
+        user_id=values["user_id"],
+        session_id=values["session_id"],
+        chat_id=values["chat_id"],
+        message_id=values["message_id"],
+        organization_id=values["organization_id"],
+        project_id=values["project_id"],
+        metadata={k: v for k, v in metadata.items() if k not in promoted and k != "environment"},
+    )

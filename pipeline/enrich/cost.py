@@ -26,6 +26,7 @@ from genai_prices import Usage as PriceUsage
 from genai_prices import calc_price
 from genai_prices.types import ModelPrice
 
+from pipeline.enrich.assemble import amounts, assembled
 from pipeline.trace import Cost, Usage
 
 # Provider names (ours, Kong's, LiteLLM-style prefixes) → genai-prices provider ids
@@ -218,13 +219,21 @@ def _from_price(price: Price, usage: Usage, source: str) -> Cost:
     input_cost = (plain * price.input + write_tokens * write_rate) / 1e6
     cached = cached_tokens * cached_rate / 1e6 if cached_tokens else None
     output = (usage.output or 0) * price.output / 1e6
-    return Cost(
-        input=_usd(input_cost),
-        output=_usd(output),
-        cached=_usd(cached),
-        total=_usd(input_cost + (cached or 0.0) + output) or 0.0,
-        source=source,
-    )
+    input_usd, output_usd, cached_usd = _usd(input_cost), _usd(output), _usd(cached)
+    total = _usd(input_cost + (cached or 0.0) + output) or 0.0
+    if amounts(input_usd, output_usd, cached_usd, total):  # what validation keeps as it is
+        values = {
+            "input": input_usd,
+            "output": output_usd,
+            "cached": cached_usd,
+            "total": total,
+            "source": source,
+        }
+        return assembled(Cost, values, _COST_FIELDS)
+    return Cost(input=input_usd, output=output_usd, cached=cached_usd, total=total, source=source)
+
+
+_COST_FIELDS = frozenset(Cost.model_fields)
 
 
 _FLAT_KEYS = frozenset({"input_mtok", "output_mtok", "cache_read_mtok", "cache_write_mtok"})
@@ -273,16 +282,18 @@ def compute_cost(
     kong_cost: float | None = None,
     prices: PriceBook = EMPTY_BOOK,
 ) -> Cost | None:
+    name: str | None = None
     if model and usage is not None and (usage.input is not None or usage.output is not None):
         name = prices.alias(model)
-        override = prices.find(name) or (prices.find(model) if name != model else None)
-        if override is not None:
-            return _from_price(override, usage, "override")
+        if prices.exact or prices.patterns:  # find() finds nothing in a book without prices
+            override = prices.find(name) or (prices.find(model) if name != model else None)
+            if override is not None:
+                return _from_price(override, usage, "override")
     if kong_cost is not None and kong_cost > 0:
         return Cost(total=round(kong_cost, 10), source="kong")
-    if not model or usage is None or (usage.input is None and usage.output is None):
+    if name is None or usage is None:  # no model, or no token counts
         return None
-    resolved = resolve(prices.alias(model), provider)
+    resolved = resolve(name, provider)
     if resolved is None:
         return None
     return _from_model_price(resolved, usage)

@@ -15,6 +15,17 @@ from pipeline.trace import Usage
 
 _PROXY_KEYS = ("proxy", "ai-proxy", "ai-proxy-advanced")
 _UNSPECIFIED = {"", "UNSPECIFIED", None}
+_KNOWN_META = frozenset(
+    {
+        "provider_name",
+        "request_model",
+        "response_model",
+        "llm_latency",
+        "request_mode",
+        "operation_name",
+        "time_to_first_token",
+    }
+)
 
 
 @dataclass(slots=True)
@@ -89,16 +100,7 @@ def read_kong_ai(ai: dict[str, Any] | None) -> KongAI | None:
     usage = _object(block.get("usage"))
     payload = _object(block.get("payload"))
     cost = _number(usage.get("cost"))
-    known_meta = {
-        "provider_name",
-        "request_model",
-        "response_model",
-        "llm_latency",
-        "request_mode",
-        "operation_name",
-        "time_to_first_token",
-    }
-    unknown_meta = {k: v for k, v in meta.items() if k not in known_meta and v not in ({}, [])}
+    unknown_meta = {k: v for k, v in meta.items() if k not in _KNOWN_META and v not in ({}, [])}
     for key, value in block.items():  # e.g. 3.8's cache: {} next to meta/usage/payload
         if key not in ("meta", "usage", "payload") and value not in ({}, [], None):
             unknown_meta[key] = value

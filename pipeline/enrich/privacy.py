@@ -72,8 +72,13 @@ _TOKENS = re.compile(
 )
 
 
-# One cheap, case-sensitive search tells whether any pattern above could match at all.
-_MAYBE = re.compile(r'["=:]|[Bb]earer|BEARER|[Bb]asic|BASIC|[spr]k-|AIza|AKIA|gh[pousr]_|xox|eyJ')
+# One cheap, case-sensitive search tells whether any pattern above could match at all. Every
+# branch starts with a literal, so the regex engine skips ahead on their first characters.
+_MAYBE = re.compile(
+    r'"|=|:|Bearer|bearer|BEARER|Basic|basic|BASIC|sk-|pk-|rk-|AIza|AKIA|gh[pousr]_|xox|eyJ'
+)
+# Values scrub() returns as they are.
+_LEAVES = frozenset({int, float, bool, type(None)})
 
 
 @lru_cache(maxsize=4096)
@@ -87,7 +92,7 @@ def is_secret_query_arg(name: str) -> bool:
 
 def redact_text(text: str) -> str:
     """Scrub credential pairs, header lines, query arguments and bare tokens from text."""
-    if not _MAYBE.search(text):
+    if not _MAYBE.search(text) or _clean(text):
         return text
     text = _JSON_PAIR.sub(lambda m: f"{m.group(1)}{_quoted(m.group(3), m.group('q'))}", text)
     text = _QUERY_PAIR.sub(lambda m: m.group(1) + REDACTED, text)
@@ -100,18 +105,150 @@ def _quoted(value: str, quote: str) -> str:
 
 
 def scrub(value: Any) -> Any:
-    """A copy of a JSON-like value without credentials: secret keys dropped to REDACTED, strings
-    scrubbed as text. Cheap on the common case (no secrets): strings are only rebuilt on a hit.
+    """The value without credentials: secret keys' values replaced by REDACTED, strings scrubbed
+    as text. A value holding none is returned as it is (never modified in place); otherwise a
+    copy is.
     """
+    if type(value) is str:
+        return redact_text(value) if value else value
+    strings: list[str] = []
+    if _unchanged(value, strings) and _texts_unchanged(strings):
+        return value
+    return _scrubbed(value)
+
+
+def scrub_present(
+    values: dict[str, Any], plain_keys: frozenset[str] = frozenset()
+) -> dict[str, Any]:
+    """``scrub`` of the entries whose value is not None, always a new dict; the keys in
+    ``plain_keys`` are known not to be secret names."""
+    present: dict[str, Any] = {}
+    strings: list[str] = []
+    unchanged = True
+    for key, value in values.items():
+        if value is None:
+            continue
+        present[key] = value
+        if unchanged:
+            kind = type(value)
+            if key not in plain_keys and _secret_key(key):
+                unchanged = False
+            elif kind is str:
+                strings.append(value)
+            elif kind not in _LEAVES:
+                unchanged = _unchanged(value, strings)
+    if unchanged and _texts_unchanged(strings):
+        return present
+    scrubbed: dict[str, Any] = _scrubbed(present)
+    return scrubbed
+
+
+def _texts_unchanged(strings: list[str]) -> bool:
+    """redact_text leaves every one of ``strings`` as it is."""
+    if not strings or _clean("\x00".join(strings)):
+        return True
+    return all(redact_text(text) == text for text in strings if text)
+
+
+_PLAIN_NAMES: set[str] = set()
+"""Names is_secret_name said no to (bounded): most keys are the same few, every time."""
+
+
+def _secret_key(key: Any) -> bool:
+    if key in _PLAIN_NAMES:
+        return False
+    name = key if type(key) is str else str(key)
+    if is_secret_name(name):
+        return True
+    if type(key) is str and len(_PLAIN_NAMES) < 4096:
+        _PLAIN_NAMES.add(key)
+    return False
+
+
+def _unchanged(value: Any, strings: list[str]) -> bool:
+    """False when scrub would change ``value`` for other reasons than its strings (a secret key,
+    a subclass of str, dict or list); else True, with the strings appended to ``strings``.
+
+    One pass that copies nothing: values without credentials are the common case.
+    """
+    kind = type(value)
+    if kind is dict:
+        for key, item in value.items():
+            if item is None:
+                continue
+            if _secret_key(key):
+                return False
+            item_kind = type(item)
+            if item_kind is str:
+                strings.append(item)
+            elif item_kind not in _LEAVES and not _unchanged(item, strings):
+                return False
+        return True
+    if kind is list:
+        for item in value:
+            item_kind = type(item)
+            if item_kind is str:
+                strings.append(item)
+            elif item_kind not in _LEAVES and not _unchanged(item, strings):
+                return False
+        return True
+    if kind is str:
+        strings.append(value)
+        return True
+    return kind in _LEAVES or not isinstance(value, (str, dict, list))
+
+
+# What a change by redact_text needs, in lower-cased text. Every secret name (_SECRET_NAME)
+# contains one of _NAME_PARTS; query arguments may also be "code" or "session".
+_NAME_PARTS = ("key", "token", "secret", "passw", "auth", "cookie", "credential", "sig", "jwt")
+_TOKEN_PARTS = ("bearer", "basic", "k-", "aiza", "akia", "xox", "eyj")
+# Characters re's IGNORECASE matches to an ASCII letter but str.lower() does not turn into it.
+_FOLDS = ("\u0130", "\u0131", "\u017f")
+
+
+def _clean(text: str) -> bool:
+    """True when redact_text leaves ``text`` (and so each of its substrings) as it is.
+
+    Cheaper than running the patterns: a few substring searches of the lower-cased text for
+    what each pattern cannot match without (a quote and a secret name for JSON pairs, "=" and a
+    name for query arguments, ":" and a header name for header lines, a token's prefix).
+    """
+    lowered = text.lower()
+    if not lowered.isascii() and any(char in text for char in _FOLDS):
+        return False
+    for part in _TOKEN_PARTS:
+        if part in lowered:
+            return False
+    if "gh" in lowered and "_" in lowered:
+        return False
+    if ":" in lowered and (
+        "authorization" in lowered or "cookie" in lowered or "api-key" in lowered
+    ):
+        return False
+    if '"' in lowered or "=" in lowered:
+        for part in _NAME_PARTS:
+            if part in lowered:
+                return False
+        if "=" in lowered and ("code" in lowered or "session" in lowered):
+            return False
+    return True
+
+
+def _scrubbed(value: Any) -> Any:
+    """The copying scrub: rebuilds dicts and lists, redacts secret keys, scrubs strings."""
     if isinstance(value, str):
         return redact_text(value) if value else value
     if isinstance(value, dict):
         return {
-            key: (REDACTED if value_ is not None and is_secret_name(str(key)) else scrub(value_))
-            for key, value_ in value.items()
+            key: (
+                REDACTED
+                if item is not None and is_secret_name(key if type(key) is str else str(key))
+                else _scrubbed(item)
+            )
+            for key, item in value.items()
         }
     if isinstance(value, list):
-        return [scrub(item) for item in value]
+        return [_scrubbed(item) for item in value]
     return value
 
 

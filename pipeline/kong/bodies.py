@@ -35,6 +35,31 @@ class Body:
 
 EMPTY = Body(kind="empty")
 
+# Body's slots, filled directly: the instance Body(...) makes, without the cost of a frozen
+# dataclass's keyword __init__ (two bodies per record).
+_new = object.__new__
+_set_kind = Body.__dict__["kind"].__set__
+_set_document = Body.__dict__["document"].__set__
+_set_events = Body.__dict__["events"].__set__
+_set_event_names = Body.__dict__["event_names"].__set__
+_set_text = Body.__dict__["text"].__set__
+
+
+def _body(
+    kind: BodyKind,
+    text: str,
+    document: Any = None,
+    events: list[Any] | None = None,
+    event_names: list[str | None] | None = None,
+) -> Body:
+    body: Body = _new(Body)
+    _set_kind(body, kind)
+    _set_document(body, document)
+    _set_events(body, [] if events is None else events)
+    _set_event_names(body, [] if event_names is None else event_names)
+    _set_text(body, text)
+    return body
+
 
 def _maybe_gzip(text: str) -> str:
     # A gzip body captured as base64 (our Kong config's convention for binary bodies).
@@ -50,23 +75,23 @@ def decode_body(raw: str | None) -> Body:
     """Classify and decode a body; never raises (a body we cannot read is kept as text)."""
     if raw is None:
         return EMPTY
-    text = _maybe_gzip(raw).strip()
+    text = (_maybe_gzip(raw) if raw.startswith("H4sI") else raw).strip()  # base64 gzip: H4sI
     if "\0" in text:  # vLLM's /generate stream separates its JSON chunks with NUL bytes
         text = text.replace("\0", "\n").strip()
     if not text:
         return EMPTY
     if text[0] in "{[":
         try:
-            return Body(kind="json", document=orjson.loads(text), text=text)
+            return _body("json", text, document=orjson.loads(text))
         except orjson.JSONDecodeError:
             lines = [line for line in text.splitlines() if line.strip()]
             if len(lines) > 1:
                 ndjson = _decode_ndjson(lines)
                 if ndjson is not None:
-                    return Body(kind="ndjson", events=ndjson, text=text)
+                    return _body("ndjson", text, events=ndjson)
     if text.startswith(("data:", "event:", ":", "id:")):
         return _decode_sse(text)
-    return Body(kind="text", text=text)
+    return _body("text", text)
 
 
 def _decode_ndjson(lines: list[str]) -> list[Any] | None:
@@ -113,4 +138,4 @@ def _decode_sse(text: str) -> Body:
         elif line.startswith("event:"):
             name = line[6:].strip()
     flush()
-    return Body(kind="sse", events=events, event_names=names, text=text)
+    return _body("sse", text, events=events, event_names=names)

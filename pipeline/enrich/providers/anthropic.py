@@ -10,8 +10,11 @@ from pipeline.enrich.providers.base import (
     error_message,
     model_parameters,
     non_negative_int,
+    usage_built,
 )
 from pipeline.trace import Usage
+
+_GIVEN = frozenset(Usage.model_fields) - {"estimated", "output_reasoning"}
 
 
 def usage_from_anthropic(usage: Any, source: str) -> Usage | None:
@@ -25,10 +28,15 @@ def usage_from_anthropic(usage: Any, source: str) -> Usage | None:
     if uncached is None and output is None:
         return None
     total_input = (uncached or 0) + (cache_read or 0) + (cache_write or 0)
+    total = total_input + (output or 0)
+    if type(source) is str:  # the counts are non_negative_int's
+        return usage_built(
+            total_input, output, total, cache_read, cache_write, None, source, _GIVEN
+        )
     return Usage(
         input=total_input,
         output=output,
-        total=total_input + (output or 0),
+        total=total,
         input_cached=cache_read,
         input_cache_write=cache_write,
         source=source,

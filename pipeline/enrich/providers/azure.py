@@ -20,7 +20,8 @@ class AzureOpenAI:
 
     def detect(self, exchange: Exchange) -> str | None:
         path = exchange.path
-        if _DEPLOYMENT.search(path) or exchange.upstream_host.endswith(_AZURE_HOSTS):
+        deployment = "/openai/deployments/" in path and _DEPLOYMENT.search(path)
+        if deployment or exchange.upstream_host.endswith(_AZURE_HOSTS):
             return operation_for_path(path)
         if "/openai/" in path and exchange.query("api-version"):
             return operation_for_path(path)

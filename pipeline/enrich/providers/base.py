@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
+from pipeline.enrich.assemble import assembled, counts
 from pipeline.kong.bodies import Body
 from pipeline.kong.record import HeaderValue, KongRecord
 from pipeline.trace import ObservationType, Scalar, Usage
@@ -165,8 +166,15 @@ def model_parameters(
 ) -> dict[str, Scalar]:
     """Sampling parameters as scalars; ``renames`` maps provider names to ours."""
     params: dict[str, Scalar] = {}
+    if not renames:  # the common case, without building the mapping
+        for key in keys:
+            if key in request:
+                ok, value = scalar(request[key])
+                if ok:
+                    params[key] = value
+        return params
     wanted = {key: key for key in keys}
-    wanted.update(renames or {})
+    wanted.update(renames)
     for key, ours in wanted.items():
         if key in request:
             ok, value = scalar(request[key])
@@ -228,6 +236,12 @@ def usage_of(
         return None
     if total is None:
         total = (input_tokens or 0) + (output_tokens or 0)
+    if type(source) is str and counts(
+        input_tokens, output_tokens, total, cached, cache_write, reasoning
+    ):
+        return usage_built(
+            input_tokens, output_tokens, total, cached, cache_write, reasoning, source
+        )
     return Usage(
         input=input_tokens,
         output=output_tokens,
@@ -237,6 +251,33 @@ def usage_of(
         output_reasoning=reasoning,
         source=source,
     )
+
+
+_USAGE_GIVEN = frozenset(Usage.model_fields) - {"estimated"}
+
+
+def usage_built(
+    input_tokens: int | None,
+    output_tokens: int | None,
+    total: int | None,
+    cached: int | None,
+    cache_write: int | None,
+    reasoning: int | None,
+    source: str,
+    given: frozenset[str] = _USAGE_GIVEN,
+) -> Usage:
+    """``Usage(...)`` for checked counts (see ``counts``); ``given``: the fields passed."""
+    values = {
+        "input": input_tokens,
+        "output": output_tokens,
+        "total": total,
+        "input_cached": cached,
+        "input_cache_write": cache_write,
+        "output_reasoning": reasoning,
+        "estimated": False,
+        "source": source,
+    }
+    return assembled(Usage, values, given)
 
 
 def strings(value: Any, skip: frozenset[str] = frozenset({"role", "type", "id"})) -> list[str]:

@@ -88,7 +88,8 @@ class GeminiGenerateContent:
     name = "google"
 
     def detect(self, exchange: Exchange) -> str | None:
-        match = _PATH.search(exchange.path)
+        path = exchange.path
+        match = _PATH.search(path) if ":" in path else None  # the method follows a colon
         return _OPERATIONS[match["method"]] if match else None
 
     def parse(self, operation: str, exchange: Exchange) -> LLMCall:

@@ -45,12 +45,13 @@ class VLLM:
         self.services = frozenset(s.lower() for s in services)
 
     def _is_vllm(self, exchange: Exchange) -> bool:
-        names = {
-            (exchange.service_name or "").lower(),
-            (exchange.route_name or "").lower(),
-            exchange.upstream_host,
-        }
-        if names & self.services or any("vllm" in name for name in names):
+        service = (exchange.service_name or "").lower()
+        route = (exchange.route_name or "").lower()
+        host = exchange.upstream_host
+        services = self.services
+        if services and (service in services or route in services or host in services):
+            return True
+        if "vllm" in service or "vllm" in route or "vllm" in host:
             return True
         if (exchange.kong_provider or "") == "vllm":
             return True

@@ -1,0 +1,292 @@
+"""The hot path's shortcuts give exactly what the plain code gives.
+
+scrub skips work when a value cannot hold a credential, and the Trace models are assembled
+without validating them again. Each shortcut is checked here against the straightforward
+implementation it replaces, on the real records and on generated edge cases.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import string
+import sys
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from pipeline.enrich import Skipped, enrich, privacy
+from pipeline.enrich.build import _METADATA_KEYS
+from pipeline.enrich.privacy import (
+    _HEADER_LINE,
+    _JSON_PAIR,
+    _QUERY_PAIR,
+    _TOKENS,
+    REDACTED,
+    _clean,
+    _quoted,
+    is_secret_name,
+    redact_text,
+    scrub,
+    scrub_present,
+)
+from pipeline.kong import RecordError, parse_records
+from pipeline.trace import Cost, Generation, SourceRef, Trace, Usage
+from tests.unit.test_enrich_golden import OPTION_SETS, SOURCE, inputs
+
+# The gate redact_text had before: the reference for what it must keep doing.
+_REFERENCE_MAYBE = re.compile(
+    r'["=:]|[Bb]earer|BEARER|[Bb]asic|BASIC|[spr]k-|AIza|AKIA|gh[pousr]_|xox|eyJ'
+)
+
+
+def reference_redact(text: str) -> str:
+    if not _REFERENCE_MAYBE.search(text):
+        return text
+    text = _JSON_PAIR.sub(lambda m: f"{m.group(1)}{_quoted(m.group(3), m.group('q'))}", text)
+    text = _QUERY_PAIR.sub(lambda m: m.group(1) + REDACTED, text)
+    text = _HEADER_LINE.sub(lambda m: m.group(1) + REDACTED, text)
+    return _TOKENS.sub(lambda m: (m.group(1) or "") + REDACTED, text)
+
+
+def reference_scrub(value: Any) -> Any:
+    if isinstance(value, str):
+        return reference_redact(value) if value else value
+    if isinstance(value, dict):
+        return {
+            key: (
+                REDACTED if item is not None and is_secret_name(str(key)) else reference_scrub(item)
+            )
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [reference_scrub(item) for item in value]
+    return value
+
+
+PIECES = [
+    "api_key",
+    "API-KEY",
+    "apikey",
+    "x-api-key",
+    "secret",
+    "client_secret",
+    "password",
+    "passwd",
+    "token",
+    "access_token",
+    "auth",
+    "code",
+    "session",
+    "sig",
+    "signature",
+    "jwt",
+    "credentials",
+    "authorization",
+    "Authorization",
+    "proxy-authorization",
+    "cookie",
+    "Set-Cookie",
+    "key",
+    "\u017fecret",
+    "authorİzation",
+    "ke\u0131",
+    "\u212aey",
+    "Bearer ",
+    "bearer ",
+    "BEARER ",
+    "Basic ",
+    "basic\t",
+    "sk-",
+    "SK-",
+    "pk-",
+    "rk-",
+    "sk-ant-",
+    "AIza",
+    "aiza",
+    "AKIA",
+    "ghp_",
+    "GHO_",
+    "xoxb-",
+    "XOXP-",
+    "eyJ",
+    "EYJ",
+    '"',
+    '\\"',
+    ":",
+    " : ",
+    "=",
+    "?",
+    "&",
+    ";",
+    "\n",
+    "\r\n",
+    " ",
+    "{",
+    "}",
+    "[",
+    "]",
+    ",",
+    "-",
+    "_",
+    ".",
+    "/",
+    "abcdefghij",
+    "0123456789",
+    "ABCDEFGHIJKLMNOP",
+    "QRSTUVWXYZ012345",
+    "hello",
+    "Heads-up",
+    "tokens",
+    "monkey",
+    "design",
+    "\x00",
+    "é",
+    "日本",
+]
+
+
+def _texts(count: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    return ["".join(rng.choices(PIECES, k=rng.randint(1, 14))) for _ in range(count)]
+
+
+def _record_strings() -> list[str]:
+    """Every string of the bundled records and of their decoded bodies."""
+    found: list[str] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, str):
+            found.append(value)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                found.append(key)
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    for value in inputs().values():
+        try:
+            records = parse_records(value)
+        except RecordError:
+            continue
+        for record in records:
+            walk(record.model_dump(mode="json"))
+    return found
+
+
+def test_only_four_characters_fold_to_ascii_letters_outside_lower() -> None:
+    """_clean lower-cases; re's IGNORECASE also matches these to ASCII letters."""
+    letter = re.compile("(?i)[a-z]")
+    folds = {
+        char
+        for char in map(chr, range(128, sys.maxunicode + 1))
+        if letter.fullmatch(char) and char.lower() not in string.ascii_lowercase
+    }
+    assert folds == set(privacy._FOLDS)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_redact_text_and_its_gate_match_the_reference(seed: int) -> None:
+    changed = 0
+    for text in _texts(3000, seed):
+        expected = reference_redact(text)
+        assert redact_text(text) == expected, text
+        if _clean(text):
+            assert expected == text, text
+        changed += expected != text
+    assert 300 < changed < 2700  # both kinds are well represented
+
+
+def test_redact_text_on_every_record_string() -> None:
+    for text in _record_strings():
+        assert redact_text(text) == reference_redact(text), text
+        if _clean(text):
+            assert reference_redact(text) == text, text
+
+
+def _values(rng: random.Random, depth: int = 0) -> Any:
+    roll = rng.random()
+    if depth > 3 or roll < 0.35:
+        return rng.choice([None, True, 3, 2.5, "", *_texts(1, rng.randint(0, 10**6))])
+    if roll < 0.7:
+        keys = rng.choices([*PIECES, "role", "content", "metadata", "user"], k=rng.randint(0, 5))
+        return {key: _values(rng, depth + 1) for key in keys}
+    return [_values(rng, depth + 1) for _ in range(rng.randint(0, 4))]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_scrub_matches_the_reference(seed: int) -> None:
+    rng = random.Random(seed)
+    for _ in range(1500):
+        value = _values(rng)
+        assert scrub(value) == reference_scrub(value)
+        if isinstance(value, dict):
+            present = {k: v for k, v in value.items() if v is not None}
+            assert scrub_present(value) == reference_scrub(present)
+
+
+class _Text(str):
+    pass
+
+
+def test_scrub_keeps_the_rules_for_subclasses_and_other_types() -> None:
+    value = {"a": _Text("Bearer abcdefghijk"), "b": (1, "sk-abcdefghijklmnopqrstu"), 3: "x"}
+    assert scrub(value) == reference_scrub(value)
+    assert scrub(value)["a"] == "Bearer REDACTED"
+
+
+def test_metadata_keys_taken_as_plain_are_not_secret_names() -> None:
+    assert not [key for key in _METADATA_KEYS if is_secret_name(key)]
+
+
+def _strict(a: Any, b: Any) -> bool:
+    """Equal, with the same types all the way down (1 is not 1.0), models by their state."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, BaseModel):
+        return (
+            _strict(a.__dict__, b.__dict__)
+            and a.__pydantic_fields_set__ == b.__pydantic_fields_set__
+            and _strict(a.__pydantic_extra__, b.__pydantic_extra__)
+            and _strict(a.__pydantic_private__, b.__pydantic_private__)
+        )
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(_strict(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_strict(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
+
+
+def _validated(model: BaseModel) -> BaseModel:
+    """The instance validation builds from the same arguments."""
+    cls = type(model)
+    return cls(**{name: getattr(model, name) for name in model.__pydantic_fields_set__})
+
+
+def test_assembled_models_are_the_validated_ones() -> None:
+    checked = 0
+    for value in inputs().values():
+        try:
+            records = parse_records(value)
+        except RecordError:
+            continue
+        for label, options in OPTION_SETS.items():
+            for index, record in enumerate(records):
+                source = SOURCE.model_copy(update={"index": index}) if label == "custom" else None
+                try:
+                    trace = enrich(record, options, source, content=value)
+                except RecordError:
+                    continue
+                if isinstance(trace, Skipped):
+                    continue
+                generation = trace.generation
+                parts: list[BaseModel] = [trace, generation, trace.source]
+                parts += [part for part in (generation.usage, generation.cost) if part]
+                for part in parts:
+                    assert isinstance(part, Trace | Generation | SourceRef | Usage | Cost)
+                    assert _strict(part, _validated(part)), type(part).__name__
+                    checked += 1
+    assert checked > 300
