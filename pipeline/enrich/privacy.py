@@ -92,12 +92,34 @@ def is_secret_query_arg(name: str) -> bool:
 
 def redact_text(text: str) -> str:
     """Scrub credential pairs, header lines, query arguments and bare tokens from text."""
-    if not _MAYBE.search(text) or _clean(text):
+    if not _MAYBE.search(text):
         return text
-    text = _JSON_PAIR.sub(lambda m: f"{m.group(1)}{_quoted(m.group(3), m.group('q'))}", text)
-    text = _QUERY_PAIR.sub(lambda m: m.group(1) + REDACTED, text)
-    text = _HEADER_LINE.sub(lambda m: m.group(1) + REDACTED, text)
-    return _TOKENS.sub(lambda m: (m.group(1) or "") + REDACTED, text)
+    lowered = text.lower()
+    if _clean(text, lowered):
+        return text
+    # Each pattern runs only when its own prerequisites are in the text: on long prompts the
+    # patterns cost ~100 µs each, and prose that mentions a "key" rarely holds a JSON pair.
+    # (A substitution only inserts REDACTED, which never creates a later pattern's match.)
+    folded = not lowered.isascii() and any(char in text for char in _FOLDS)
+    names = folded or any(part in lowered for part in _NAME_PARTS)
+    if names and (folded or _QUOTE_COLON.search(text)):
+        text = _JSON_PAIR.sub(lambda m: f"{m.group(1)}{_quoted(m.group(3), m.group('q'))}", text)
+    if "=" in text and (names or "code" in lowered or "session" in lowered):
+        text = _QUERY_PAIR.sub(lambda m: m.group(1) + REDACTED, text)
+    if ":" in text and (
+        folded or "authorization" in lowered or "cookie" in lowered or "api-key" in lowered
+    ):
+        text = _HEADER_LINE.sub(lambda m: m.group(1) + REDACTED, text)
+    if folded or any(part in lowered for part in _TOKEN_HINTS) or _GITHUB.search(lowered):
+        text = _TOKENS.sub(lambda m: (m.group(1) or "") + REDACTED, text)
+    return text
+
+
+# A JSON pair's name is followed by its closing quote and a colon.
+_QUOTE_COLON = re.compile(r'"\s*:')
+# What a bare token needs (lower-cased): "gh" alone is in every other English word.
+_TOKEN_HINTS = ("bearer", "basic", "sk-", "pk-", "rk-", "aiza", "akia", "xox", "eyj")
+_GITHUB = re.compile(r"gh[pousr]_")
 
 
 def _quoted(value: str, quote: str) -> str:
@@ -206,20 +228,21 @@ _TOKEN_PARTS = ("bearer", "basic", "k-", "aiza", "akia", "xox", "eyj")
 _FOLDS = ("\u0130", "\u0131", "\u017f")
 
 
-def _clean(text: str) -> bool:
+def _clean(text: str, lowered: str | None = None) -> bool:
     """True when redact_text leaves ``text`` (and so each of its substrings) as it is.
 
     Cheaper than running the patterns: a few substring searches of the lower-cased text for
     what each pattern cannot match without (a quote and a secret name for JSON pairs, "=" and a
     name for query arguments, ":" and a header name for header lines, a token's prefix).
     """
-    lowered = text.lower()
+    if lowered is None:
+        lowered = text.lower()
     if not lowered.isascii() and any(char in text for char in _FOLDS):
         return False
     for part in _TOKEN_PARTS:
         if part in lowered:
             return False
-    if "gh" in lowered and "_" in lowered:
+    if "_" in lowered and _GITHUB.search(lowered):
         return False
     if ":" in lowered and (
         "authorization" in lowered or "cookie" in lowered or "api-key" in lowered
