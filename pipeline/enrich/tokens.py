@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Any
-
-import bpe_openai
+from typing import TYPE_CHECKING, Any
 
 from pipeline.enrich.providers.base import strings
 from pipeline.trace import Usage
+
+if TYPE_CHECKING:
+    import bpe_openai
 
 _O200K = re.compile(r"^(?:gpt-4o|gpt-4\.1|gpt-4\.5|gpt-5|o\d|chatgpt-4o|gpt-oss|codex)")
 # Beyond this many characters we count a prefix and scale: bounded time for huge payloads.
@@ -31,7 +32,19 @@ def encoding_name(model: str | None) -> str:
 
 @lru_cache(maxsize=4)
 def _encoding(name: str) -> bpe_openai.Encoding:
-    return bpe_openai.get_encoding(name)
+    # Imported on first use: importing bpe-openai alone costs ~70 MB (it loads every bundled
+    # vocabulary as Python dicts), which a worker whose providers report usage never needs.
+    import bpe_openai
+    from bpe_openai import registry
+
+    encoding = bpe_openai.get_encoding(name)
+    # The native encoding is built; the Python rank tables it was built from are not needed
+    # again (~35 MB per vocabulary), but bpe-openai caches them forever.
+    for cached in ("_load_mergeable_ranks", "cl100k_base", "o200k_base", "voyage3_base"):
+        clear = getattr(getattr(registry, cached, None), "cache_clear", None)
+        if clear is not None:
+            clear()
+    return encoding
 
 
 def count_text(text: str, encoding: str = "cl100k_base") -> int:
