@@ -29,7 +29,7 @@ from pipeline.enrich.options import EnrichOptions  # noqa: E402
 from pipeline.kong import RecordError, parse_records  # noqa: E402
 from pipeline.sinks import LitefuseSink  # noqa: E402
 from pipeline.sinks.legacy import encode_batch  # noqa: E402
-from pipeline.sinks.otlp import encode_request  # noqa: E402
+from pipeline.sinks.otlp import encode_request_bytes, encode_spans  # noqa: E402
 from pipeline.trace import Trace  # noqa: E402
 from tests.factories import trace  # noqa: E402
 from tests.receiver import PUBLIC_KEY, SECRET_KEY, LitefuseReceiver  # noqa: E402
@@ -102,12 +102,12 @@ def bench_delivery(count: int) -> dict[str, float]:
 
 def bench_encoding(count: int = 500) -> dict[str, float]:
     traces = [trace(i) for i in range(count)]
-    otlp = _best(lambda: encode_request(traces).SerializeToString())
+    otlp = _best(lambda: encode_request_bytes(traces, encode_spans))
     legacy = _best(lambda: orjson.dumps(encode_batch(traces)))
     return {
         "otlp_us_per_trace": otlp / count * 1e6,
         "legacy_us_per_trace": legacy / count * 1e6,
-        "otlp_bytes_per_trace": len(encode_request(traces).SerializeToString()) / count,
+        "otlp_bytes_per_trace": len(encode_request_bytes(traces, encode_spans)) / count,
         "legacy_bytes_per_trace": len(orjson.dumps(encode_batch(traces))) / count,
     }
 
