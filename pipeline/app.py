@@ -31,6 +31,7 @@ from pipeline.kong import RecordError, parse_records
 from pipeline.logs import logging_config
 from pipeline.settings import Settings, load_settings
 from pipeline.sinks import Sink, build_sink
+from pipeline.sinks.batching import fit_trace
 from pipeline.sinks.routing import LitefuseRoute, route_for, route_topic
 from pipeline.trace import SourceRef, Trace
 from pipeline.transport import PipelineApp, RecordBatch
@@ -139,7 +140,11 @@ def create_app(
         """One librdkafka producer per worker, made on first use (not when the app is built)."""
         if not producers:
             producers.append(
-                BatchProducer(settings.kafka_bootstrap_servers or "", **client_config(settings))
+                BatchProducer(
+                    settings.kafka_bootstrap_servers or "",
+                    **client_config(settings),
+                    **{"message.max.bytes": settings.kafka_max_message_bytes},
+                )
             )
         return producers[0]
 
@@ -174,6 +179,9 @@ def create_app(
         )
         headers: list[tuple[str, str | bytes | None]] = [*dead_letter_headers(letter)]
         return (topic, letter.key, redact_bytes(letter.value), headers)
+
+    # Room for the key, headers and batch framing under the broker's limit.
+    max_trace_bytes = settings.kafka_max_message_bytes - 16_384
 
     def enrich_batch(batch: RecordBatch) -> list[Outgoing]:
         """Traces and dead letters for one run of Kong records: pure work, no awaiting."""
@@ -211,9 +219,17 @@ def create_app(
                 if isinstance(result, Skipped):
                     metrics.records_skipped.labels(result.reason).inc()
                     continue
+                value = result.to_json()
+                if len(value) > max_trace_bytes:
+                    result, value = _fit_for_kafka(result, max_trace_bytes)
+                    if len(value) > max_trace_bytes:
+                        reason = f"trace too large for Kafka even truncated: {len(value)} bytes"
+                        letter = DeadLetter.from_message("enrich", reason, message, index)
+                        out.append(dead_letter_record(dlq, letter))
+                        continue
                 count_trace(result)
                 topic = route_topic(settings.traces_topic, route_for(result, routes))
-                out.append((topic, result.id.encode(), result.to_json(), None))
+                out.append((topic, result.id.encode(), value, None))
         return out
 
     @app.agent(kong_topic, name="enrich")
@@ -408,6 +424,20 @@ def create_app(
         return web.json({"ready": ready}, status=200 if ready else 503)
 
     return app
+
+
+def _fit_for_kafka(trace: Trace, limit: int) -> tuple[Trace, bytes]:
+    """A trace over the broker's record limit, with its largest fields truncated (a marker says
+    how much was cut), and its JSON. Without this one huge Kong record would stall its
+    partition: Kafka refuses the record on every retry."""
+    fitted = fit_trace(trace, lambda t: len(t.to_json()), limit)
+    log.warning(
+        "trace %s is larger than a Kafka record may be; its largest fields were truncated",
+        trace.id,
+        extra={"trace_id": trace.id},
+    )
+    metrics.traces_truncated.inc()
+    return fitted, fitted.to_json()
 
 
 class _Unsettled:

@@ -56,6 +56,11 @@ duplicates_skipped = Counter(
     "Traces not re-sent because Litefuse accepted them within the de-duplication window.",
     registry=REGISTRY,
 )
+traces_truncated = Counter(
+    "kong_litefuse_traces_truncated",
+    "Traces whose largest fields were truncated to fit a Kafka record.",
+    registry=REGISTRY,
+)
 dedup_entries = Gauge(
     "kong_litefuse_dedup_window_entries",
     "Trace ids held in this worker's de-duplication window.",

@@ -83,6 +83,12 @@ class Settings(BaseSettings):
         description="Records per faust event: agents read runs of up to this many records of "
         "one partition at once, so faust's per-event cost is paid per run, not per record.",
     )
+    kafka_max_message_bytes: int = Field(
+        default=1_000_000,
+        ge=100_000,
+        description="Largest record the worker produces (match the brokers' message.max.bytes): "
+        "a larger trace has its largest fields truncated with a marker.",
+    )
     kafka_fetch_max_wait_ms: int = Field(
         default=100,
         ge=1,

@@ -156,3 +156,36 @@ def test_wrong_keys_are_reported_and_nothing_is_acknowledged(
     log = worker.log()
     assert "401" in log and "LANGFUSE_SECRET_KEY" in log
     assert "sk-lf-wrong-key-123456" not in log
+
+
+def test_a_trace_too_large_for_a_kafka_record_is_truncated_not_stalled(
+    kafka_bootstrap: str,
+    names: Names,
+    receiver: LitefuseReceiver,
+    worker_env: dict[str, str],
+    start_worker,
+) -> None:
+    from tests.factories import kong_record
+
+    # A 150 KB completion appears twice in the trace (trace and generation output): over the
+    # 200 KB record limit set here, as a multi-MB body would be over a broker's 1 MB default.
+    worker = start_worker({**worker_env, "KAFKA_MAX_MESSAGE_BYTES": "200000"})
+    worker.wait_ready()
+    big = kong_record(1)
+    body = json.loads(big["response"]["body"])
+    body["choices"][0]["message"]["content"] = "word " * 30_000
+    big["response"]["body"] = json.dumps(body)
+    normal = [kong_record(i) for i in range(2, 6)]
+    # one partition for all, the big one first: what follows it must not wait behind it
+    publish(
+        kafka_bootstrap,
+        names.kong,
+        [(b"same-key", json.dumps(r).encode()) for r in [big, *normal]],
+    )
+    ids = receiver.wait_for_traces(5, timeout=60)
+    assert len(ids) == 5, worker.log()[-3000:]
+    generation = next(s for s in receiver.spans_of(big["request"]["id"]) if s.parent_span_id)
+    assert generation.attributes["langfuse.observation.output"].startswith(
+        "[truncated by kong-litefuse: "
+    )
+    assert "kong_litefuse_traces_truncated_total 1.0" in worker.metrics()
