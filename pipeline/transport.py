@@ -13,22 +13,25 @@ tables, acks) and changes only what it yields for the topics the app names: one
 ``batch_max_records``. The faust per-event cost is paid once per batch, and an agent gets a
 list it can enrich and send in one go.
 
-Offsets stay exact. A batch is one faust message whose offset is the batch's last; the offsets
-inside it are registered with faust as covered by that message (faust's own mechanism for
-offsets it never yields, used for compacted topics), so acknowledging the batch commits past
-all of its records and nothing else. A real jump between batches (records the fetcher skipped)
-is not covered: it is counted, logged and left unacknowledged, so the committed offset stays
-before it and the stall watchdog (``pipeline.delivery.stalls``) re-reads the partition.
+Offsets stay exact. A batch is one faust message whose offset is the batch's last. For batch
+topics the consumer keeps the batches it yielded per partition, in order, and commits past a
+batch only when it and every batch before it were acknowledged, and each began where the
+previous one ended: batches acknowledged out of order (the enrich agent has several in flight)
+commit nothing early. (faust's own bookkeeping would not do: registering a batch's inner
+offsets as faust "gaps" commits them as soon as any later offset is acknowledged.) A real jump
+between batches (records the fetcher skipped) is counted, logged and never committed past, so
+the stall watchdog (``pipeline.delivery.stalls``) re-reads the partition from the committed
+offset; a seek forgets the batches yielded before it.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, ClassVar
 
 import faust
-from faust.transport import consumer as base_consumer
 from faust.transport.drivers import TRANSPORTS
 from faust.transport.drivers import aiokafka as aiokafka_driver
 from faust.types import TP, Message
@@ -84,10 +87,12 @@ class BatchingConsumer(aiokafka_driver.Consumer):
     """faust's aiokafka consumer, yielding :class:`RecordBatch` events for batch topics."""
 
     _batch_first: dict[TP, int]
+    _yielded: dict[TP, deque[RecordBatch]]
 
     def __post_init__(self) -> None:
         super().__post_init__()
         self._batch_first = {}
+        self._yielded = {}
 
     def _new_consumer_thread(self) -> aiokafka_driver.AIOKafkaConsumerThread:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
@@ -131,11 +136,8 @@ class BatchingConsumer(aiokafka_driver.Consumer):
                 continue
             for start in range(0, len(tp_records), max_records):
                 batch = self._to_batch(tp, tp_records[start : start + max_records])
-                first = batch.first_offset
-                if batch.offset > first:
-                    # The records inside are covered by the batch message's acknowledgement.
-                    await base_consumer.Consumer._add_gap(self, tp, first, batch.offset - 1)
-                self._batch_first[tp] = first
+                self._batch_first[tp] = batch.first_offset
+                self._yielded.setdefault(tp, deque()).append(batch)
                 yield tp, batch
 
     def _to_batch(self, tp: TP, records: Sequence[Any]) -> RecordBatch:
@@ -157,6 +159,39 @@ class BatchingConsumer(aiokafka_driver.Consumer):
         )
         batch.records = records
         return batch
+
+    def _new_offset(self, tp: TP) -> int | None:
+        """The offset to commit: past the acknowledged batches that follow each other from the
+        committed offset on (module docstring); faust's arithmetic for other topics."""
+        if tp.topic not in self._batching()[0]:
+            return super()._new_offset(tp)
+        batches = self._yielded.setdefault(tp, deque())
+        position = self._committed_offset[tp]
+        new: int | None = None
+        while batches and batches[0].acked:
+            batch = batches[0]
+            if position is not None and batch.first_offset > position:
+                break  # records between were never yielded: never commit past them
+            if position is None or batch.offset + 1 > position:
+                position = new = batch.offset + 1
+            batches.popleft()
+        # faust's own acknowledgement lists are not used for batch topics: keep them empty
+        self._acked[tp].clear()
+        self._acked_index[tp].clear()
+        return new
+
+    async def seek(self, partition: TP, offset: int) -> None:
+        # Batches yielded before a seek may never be acknowledged: forget them (an old batch
+        # acknowledged later is then ignored, and its records are read again).
+        self._yielded[partition] = deque()
+        self._batch_first.pop(partition, None)
+        await super().seek(partition, offset)
+
+    async def on_partitions_revoked(self, revoked: set[TP]) -> None:
+        for tp in revoked:
+            self._yielded.pop(tp, None)
+            self._batch_first.pop(tp, None)
+        await super().on_partitions_revoked(revoked)
 
     async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
         """A jump in offsets seen by faust's fetcher: never acknowledged (module docstring).
