@@ -452,21 +452,7 @@ class _Unsettled:
 
 def _single(message: Any) -> RecordBatch:
     """A plain faust message as a one-record batch (when another transport is configured)."""
-    batch = RecordBatch(
-        message.topic,
-        message.partition,
-        message.offset,
-        message.timestamp,
-        message.timestamp_type,
-        message.headers,
-        None,
-        b"",
-        None,
-        tp=message.tp,
-        generation_id=message.generation_id,
-    )
-    batch.records = [message]
-    return batch
+    return RecordBatch.of(message.tp, [message], message.timestamp, message.generation_id)
 
 
 _app: faust.App | None = None

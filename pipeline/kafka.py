@@ -77,6 +77,19 @@ def bootstrap_servers(settings: Settings) -> Iterator[tuple[str, bool]]:
         yield broker.bootstrap_servers, True
 
 
+def producer_config(bootstrap: str, **config: Any) -> dict[str, Any]:
+    """What every producer of the pipeline shares, overridable."""
+    return {
+        "bootstrap.servers": bootstrap,
+        "linger.ms": 5,
+        # Java-compatible key hashing, as faust (aiokafka) uses: a trace keyed by its id lands
+        # in the same partition whoever publishes it, so its de-duplication entry is owned by
+        # the same worker.
+        "partitioner": "murmur2_random",
+        **config,
+    }
+
+
 def publish(
     bootstrap: str,
     topic: str,
@@ -96,17 +109,7 @@ def publish_to(
     **config: Any,
 ) -> int:
     """Produce (topic, key, value) triples and wait until all are acknowledged."""
-    producer = Producer(
-        {
-            "bootstrap.servers": bootstrap,
-            "linger.ms": 5,
-            # Java-compatible key hashing, as faust (aiokafka) uses: a trace keyed by its id
-            # lands in the same partition whoever publishes it, so its de-duplication entry is
-            # owned by the same worker.
-            "partitioner": "murmur2_random",
-            **config,
-        }
-    )
+    producer = Producer(producer_config(bootstrap, **config))
     errors: list[str] = []
 
     def report(err: Any, _msg: Any) -> None:
@@ -147,14 +150,9 @@ class BatchProducer:
     """
 
     def __init__(self, bootstrap: str, **config: Any) -> None:
+        # idempotent: retries never duplicate or reorder a record
         self._producer = Producer(
-            {
-                "bootstrap.servers": bootstrap,
-                "linger.ms": 5,
-                "partitioner": "murmur2_random",  # same partition as faust/Java for a key
-                "enable.idempotence": True,  # retries never duplicate or reorder a record
-                **config,
-            }
+            producer_config(bootstrap, **{"enable.idempotence": True, **config})
         )
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="kafka-producer", daemon=True)

@@ -57,6 +57,35 @@ class RecordBatch(ConsumerMessage):
 
     records: Sequence[Any]
 
+    @classmethod
+    def of(
+        cls,
+        tp: TP,
+        records: Sequence[Any],
+        timestamp: float,
+        generation_id: int | None,
+        value_size: int = 0,
+    ) -> RecordBatch:
+        """A batch message standing for ``records`` (offset, type and headers of the last)."""
+        last = records[-1]
+        batch = cls(
+            last.topic,
+            last.partition,
+            last.offset,
+            timestamp,
+            last.timestamp_type,
+            [],
+            None,
+            b"",
+            None,
+            0,
+            value_size,
+            tp,
+            generation_id=generation_id,
+        )
+        batch.records = records
+        return batch
+
     @property
     def first_offset(self) -> int:
         return int(self.records[0].offset)
@@ -142,23 +171,13 @@ class BatchingConsumer(aiokafka_driver.Consumer):
 
     def _to_batch(self, tp: TP, records: Sequence[Any]) -> RecordBatch:
         last = records[-1]
-        batch = RecordBatch(
-            last.topic,
-            last.partition,
-            last.offset,
-            last.timestamp / 1000.0 if last.timestamp is not None else 0.0,
-            last.timestamp_type,
-            [],
-            None,
-            b"",
-            None,
-            0,
-            sum(len(r.value) for r in records if r.value is not None),
+        return RecordBatch.of(
             tp,
-            generation_id=self.app.consumer_generation_id,
+            records,
+            last.timestamp / 1000.0 if last.timestamp is not None else 0.0,
+            self.app.consumer_generation_id,
+            sum(len(r.value) for r in records if r.value is not None),
         )
-        batch.records = records
-        return batch
 
     def _new_offset(self, tp: TP) -> int | None:
         """The offset to commit: past the acknowledged batches that follow each other from the

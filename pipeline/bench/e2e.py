@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import statistics
 import subprocess
 import sys
 import time
@@ -102,38 +101,21 @@ def _with_ids(values: list[bytes], prefix: str, start: int) -> tuple[list[bytes]
 
 
 def _expected_traces(values: list[bytes]) -> set[str]:
-    """Trace ids the pipeline should deliver, by running the same enrichment in-process."""
+    """Trace ids the pipeline should deliver: the enrich benchmark's pass over the same values
+    (the enrich agent's per-value work, in-process)."""
     from pipeline.app import enrich_options
-    from pipeline.enrich import Skipped, enrich
-    from pipeline.kong import RecordError, parse_records
+    from pipeline.bench.enrich import enrich_pass
     from pipeline.settings import Settings
 
-    options = enrich_options(Settings())
-    expected: set[str] = set()
-    for value in values:
-        try:
-            for record in parse_records(value):
-                result = enrich(record, options)
-                if not isinstance(result, Skipped):
-                    expected.add(result.id)
-        except RecordError:
-            continue
-    return expected
+    done = enrich_pass(values, enrich_options(Settings()), keep=True)
+    return {trace.id for trace in done.traces}
 
 
-def _peak_rss_mb(pid: int) -> float:
-    """The process's peak resident set (VmHWM) in MB; 0 when /proc is not readable."""
+def _status_mb(pid: int, field: str) -> float:
+    """A memory figure of ``/proc/<pid>/status`` (VmRSS, VmHWM = peak) in MB; 0 if unreadable."""
     with contextlib.suppress(OSError):
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def _rss_mb(pid: int) -> float:
-    with contextlib.suppress(OSError):
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
     return 0.0
 
@@ -376,10 +358,10 @@ def run_e2e(
         rss_samples: list[float] = []
 
         def sample_rss() -> None:
-            rss_samples.append(max(_rss_mb(w.process.pid) for w in fleet))
+            rss_samples.append(max(_status_mb(w.process.pid, "VmRSS") for w in fleet))
 
         def peak_rss() -> float:
-            return max(_peak_rss_mb(w.process.pid) for w in fleet)
+            return max(_status_mb(w.process.pid, "VmHWM") for w in fleet)
 
         try:
             for index in range(workers):
@@ -435,7 +417,7 @@ def run_e2e(
                 deadline = time.monotonic() + outage_seconds
                 outage_rss: list[float] = []
                 while time.monotonic() < deadline:
-                    outage_rss.append(max(_rss_mb(w.process.pid) for w in fleet))
+                    outage_rss.append(max(_status_mb(w.process.pid, "VmRSS") for w in fleet))
                     time.sleep(0.5)
                 receiver.outage(False)
                 stats = _wait_for(receiver, expected, timeout)
@@ -476,7 +458,3 @@ def summary_rows(result: E2EResult) -> list[tuple[str, str]]:
         ("worker peak RSS during the outage", f"{result.outage_peak_rss_mb:,.0f} MB"),
         ("traces lost / duplicated", f"{result.lost} / {result.duplicates}"),
     ]
-
-
-def median_of(values: list[float]) -> float:
-    return statistics.median(values) if values else 0.0

@@ -9,7 +9,7 @@ For the same generated records (:mod:`pipeline.bench.mix`), in one process:
   ``RecordError`` counts as a dead letter, ``Skipped`` as skipped (the dead letter's scrubbing
   and the metrics are not measured);
 - **OTLP encoding**, the sink side: the serialized OTLP export request of each batch of 200
-  traces (the default ``SINK_BATCH_SIZE``), as the sink builds it (:func:`otlp_encoder`).
+  traces, as the sink builds it (``encode_request_bytes``).
 
 After one warm-up pass of each, ``rounds`` rounds alternate ceiling and enrich passes (so drift
 on a noisy machine hits both) and the medians are reported. Every loop is bounded by the input.
@@ -23,7 +23,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, cast
+from typing import Any
 
 import orjson
 
@@ -149,7 +149,7 @@ class _Pass:
     json_bytes: int = 0
 
 
-def _enrich_pass(values: Sequence[bytes], options: EnrichOptions, keep: bool) -> _Pass:
+def enrich_pass(values: Sequence[bytes], options: EnrichOptions, keep: bool) -> _Pass:
     """The enrich agent's per-value work; ``keep`` holds the traces and outcomes (warm-up)."""
     done = _Pass()
     counts = done.counts
@@ -189,15 +189,6 @@ def _enrich_pass(values: Sequence[bytes], options: EnrichOptions, keep: bool) ->
     return done
 
 
-def otlp_encoder() -> tuple[str, Callable[[Sequence[Trace]], bytes]]:
-    """What the sink serializes per batch: ``encode_request_bytes`` where the OTLP module has
-    it (the sink sends those bytes), else ``encode_request(...).SerializeToString()``."""
-    direct = getattr(otlp, "encode_request_bytes", None)
-    if callable(direct):
-        return "encode_request_bytes", cast(Callable[[Sequence[Trace]], bytes], direct)
-    return "encode_request", lambda traces: otlp.encode_request(traces).SerializeToString()
-
-
 def _encode_otlp(encode: Callable[[Sequence[Trace]], bytes], traces: Sequence[Trace]) -> int:
     size = 0
     for start in range(0, len(traces), SINK_BATCH):
@@ -232,15 +223,15 @@ def run_enrich_bench(
 
     # Warm-up: caches (prices, tokenizers, regexes) and the outcome of every record.
     _ceiling(values)
-    warm = _enrich_pass(values, options, keep=True)
-    encoder, encode = otlp_encoder()
+    warm = enrich_pass(values, options, keep=True)
+    encode = otlp.encode_request_bytes  # what the sink sends, cached spans aside
     _encode_otlp(encode, warm.traces)
 
     ceiling_samples: list[float] = []
     enrich_samples: list[float] = []
     for _ in range(rounds):
         ceiling_samples.append(_timed(lambda: _ceiling(values)))
-        enrich_samples.append(_timed(lambda: _enrich_pass(values, options, keep=False)))
+        enrich_samples.append(_timed(lambda: enrich_pass(values, options, keep=False)))
     otlp_samples = [_timed(lambda: _encode_otlp(encode, warm.traces)) for _ in range(rounds)]
     otlp_size = _encode_otlp(encode, warm.traces)
 
@@ -266,7 +257,7 @@ def run_enrich_bench(
         trace_json_bytes=warm.json_bytes / traced if traced else 0.0,
         otlp_bytes_per_trace=otlp_size / traced if traced else 0.0,
         otlp_batches=-(-traced // SINK_BATCH),
-        otlp_encoder=encoder,
+        otlp_encoder="encode_request_bytes",
         composition={c.name: counted.get(c.name, 0) for c in CATEGORIES},
         outcomes={c.name: outcomes[c.name] for c in CATEGORIES if c.name in outcomes},
         ceiling_samples=tuple(ceiling_samples),
