@@ -111,8 +111,24 @@ def redact_text(text: str) -> str:
     ):
         text = _HEADER_LINE.sub(lambda m: m.group(1) + REDACTED, text)
     if folded or any(part in lowered for part in _TOKEN_HINTS) or _GITHUB.search(lowered):
-        text = _TOKENS.sub(lambda m: (m.group(1) or "") + REDACTED, text)
+        text = _TOKENS.sub(redact_token, text)
     return text
+
+
+# Prose, not a credential: "a basic understanding", "the bearer e-commerce model".
+_PROSE = re.compile(r"(?:basic|bearer)\s+[a-z]{1,24}(?:-[a-z]{1,24})?\.?")
+
+
+def redact_token(match: re.Match[str]) -> str:
+    """The replacement for a :data:`_TOKENS` match, keeping prose after "basic"/"bearer".
+
+    Only the lower-case keyword followed by a lower-case word is kept: an auth scheme is
+    written ``Basic``/``Bearer``, and its credential has capitals, digits or symbols.
+    """
+    prefix = match.group(1)
+    if prefix is not None and _PROSE.fullmatch(match.group(0)):
+        return match.group(0)
+    return (prefix or "") + REDACTED
 
 
 # A JSON pair's name is followed by its closing quote and a colon.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import zlib
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -66,7 +67,7 @@ def _maybe_gzip(text: str) -> str:
     if text.startswith("H4sI"):
         try:
             return gzip.decompress(base64.b64decode(text)).decode("utf-8", "replace")
-        except (ValueError, OSError):
+        except (ValueError, OSError, EOFError, zlib.error):  # truncated or corrupt capture
             return text
     return text
 

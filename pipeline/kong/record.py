@@ -7,6 +7,7 @@ they only reject what no Kong produces, so a rejection is a real dead letter.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import orjson
@@ -61,6 +62,21 @@ def epoch_ms(value: float) -> float:
     return value
 
 
+def _whole_number(value: Any) -> Any:
+    """Kong writes sizes and statuses as numbers, numeric strings, or ``""`` when unknown:
+    anything that is not a number is unknown (None), never a reason to dead-letter a record."""
+    if isinstance(value, str):
+        try:
+            return int(float(value)) if value.strip() else None
+        except (ValueError, OverflowError):
+            return None
+    if isinstance(value, float):
+        return int(value) if math.isfinite(value) else None
+    if value == {} or value == []:  # an empty Lua table; any other object is rejected
+        return None
+    return value
+
+
 _STR = frozenset({str})
 
 
@@ -79,6 +95,8 @@ def _headers(value: Any) -> dict[str, HeaderValue]:
     headers: dict[str, HeaderValue] = {}
     for name, item in value.items():
         key = str(name).lower()
+        if item is None:  # JSON null: the header is not there
+            continue
         if isinstance(item, list):
             headers[key] = [str(v) for v in item]
         elif isinstance(item, bool):
@@ -128,7 +146,7 @@ class KongRequest(_Lenient):
     @field_validator("size", mode="before")
     @classmethod
     def _size(cls, value: Any) -> Any:
-        return int(float(value)) if isinstance(value, (str, float)) and value != "" else value
+        return _whole_number(value)
 
 
 class KongResponse(_Lenient):
@@ -152,9 +170,7 @@ class KongResponse(_Lenient):
     @field_validator("status", "size", mode="before")
     @classmethod
     def _int(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return int(value) if value.strip().isdigit() else None
-        return int(value) if isinstance(value, float) else value
+        return _whole_number(value)
 
 
 class KongLatencies(_Lenient):

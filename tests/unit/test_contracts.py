@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from pipeline.contracts import CONTRACTS, render, write_schemas
 from pipeline.kong import RecordError, parse_records
 from tests.conftest import EXAMPLES
@@ -37,3 +39,30 @@ def test_malformed_example_is_rejected() -> None:
         assert "not JSON" in str(exc)
     else:
         raise AssertionError("the malformed example parsed")
+
+
+def _chat_record(**changes: object) -> bytes:
+    record = json.loads((EXAMPLES / "01-openai-chat.json").read_text())
+    for dotted, value in changes.items():
+        target = record
+        *parents, last = dotted.split("__")
+        for part in parents:
+            target = target[part]
+        target[last] = value
+    return json.dumps(record).encode()
+
+
+def test_unknown_sizes_and_statuses_are_unknown_not_dead_letters() -> None:
+    """Kong writes "" or an empty Lua table where it has no number."""
+    for value in ("", {}, "n/a", "inf"):
+        (record,) = parse_records(_chat_record(request__size=value, response__size=value))
+        assert record.request.size is None and record.response.size is None
+    (record,) = parse_records(_chat_record(request__size="1024.0", response__status="200"))
+    assert (record.request.size, record.response.status) == (1024, 200)
+    with pytest.raises(RecordError, match=r"response\.status"):
+        parse_records(_chat_record(response__status={"code": 200}))
+
+
+def test_a_null_header_is_absent_not_the_text_none() -> None:
+    (record,) = parse_records(_chat_record(request__headers={"x-user-id": None, "x-n": 1}))
+    assert record.request.headers == {"x-n": "1"}

@@ -28,6 +28,7 @@ from pipeline.enrich.privacy import (
     _quoted,
     is_secret_name,
     redact_text,
+    redact_token,
     scrub,
     scrub_present,
 )
@@ -47,7 +48,7 @@ def reference_redact(text: str) -> str:
     text = _JSON_PAIR.sub(lambda m: f"{m.group(1)}{_quoted(m.group(3), m.group('q'))}", text)
     text = _QUERY_PAIR.sub(lambda m: m.group(1) + REDACTED, text)
     text = _HEADER_LINE.sub(lambda m: m.group(1) + REDACTED, text)
-    return _TOKENS.sub(lambda m: (m.group(1) or "") + REDACTED, text)
+    return _TOKENS.sub(redact_token, text)
 
 
 def reference_scrub(value: Any) -> Any:

@@ -175,6 +175,12 @@ def test_unparseable_record_is_scrubbed_for_the_dead_letter_topic() -> None:
         ("token sk-abcdefghijklmnopqrstu here", "token REDACTED here"),
         ("AKIAABCDEFGHIJKLMNOP", "REDACTED"),
         ("no secrets, max_tokens=5", "no secrets, max_tokens=5"),
+        ("use bearer abcdefghijklmnop123 now", "use bearer REDACTED now"),
+        ("curl -H 'x: Basic dXNlcjpwYXNz'", "curl -H 'x: Basic REDACTED'"),
+        ("a basic understanding of it.", "a basic understanding of it."),
+        ("the bearer e-commerce model", "the bearer e-commerce model"),
+        ("Basic understanding", "Basic REDACTED"),  # the auth scheme's spelling: redacted
+        ("bearer abcdefghijklmnopqrstuvwxyzabcd", "bearer REDACTED"),
     ],
 )
 def test_redact_text(text: str, expected: str) -> None:

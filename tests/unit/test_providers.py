@@ -208,3 +208,15 @@ def test_ai_block_on_an_unknown_route_is_sniffed_by_shape() -> None:
     assert isinstance(result, Trace)
     assert result.generation.name == "messages"
     assert result.generation.output == {"role": "assistant", "content": "Delay."}
+
+
+def test_a_gateway_v1_chat_route_with_openai_bodies_is_not_cohere() -> None:
+    """``/llm/v1/chat`` is a common ai-proxy route name; Cohere's v1 chat sends ``message``."""
+    options = build_options(provider_plugins=False)
+    ai_proxy = _with(_record("ai-3.9-proxy-zero-cost"), request__uri="/llm/v1/chat")
+    result = enrich(ai_proxy, options)
+    assert isinstance(result, Trace) and result.metadata["provider"] == "openai"
+    cohere = _record("cohere-v1-chat-stream")
+    assert cohere.request.uri == "/v1/chat"
+    result = enrich(cohere, options)
+    assert isinstance(result, Trace) and result.metadata["provider"] == "cohere"

@@ -42,6 +42,15 @@ def _is_cohere(exchange: Exchange) -> bool:
     )
 
 
+def _is_v1_chat(exchange: Exchange) -> bool:
+    """``/v1/chat`` is also how gateways route OpenAI-style chat (``/llm/v1/chat``): Cohere's
+    v1 chat is the one whose request has a ``message`` string, not a ``messages`` list."""
+    if _is_cohere(exchange):
+        return True
+    body = exchange.request.json_object()
+    return isinstance(body, dict) and isinstance(body.get("message"), str)
+
+
 def _v2_text(message: Any) -> str | None:
     if not isinstance(message, dict):
         return None
@@ -62,7 +71,7 @@ class CohereAPI:
 
     def detect(self, exchange: Exchange) -> str | None:
         path = exchange.path
-        if path.endswith(("/v1/chat", "/v2/chat")):
+        if path.endswith("/v2/chat") or (path.endswith("/v1/chat") and _is_v1_chat(exchange)):
             return "chat_completion"
         if path.endswith(("/v1/embed", "/v2/embed")):
             return "embedding"
