@@ -10,9 +10,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 import faust
@@ -378,12 +379,19 @@ def create_app(
         fetched = getattr(consumer, "_read_offset", {})
         metrics.consumer_lag.clear()
         states = []
-        for tp in consumer.assignment():
-            if tp.topic not in watched:
-                continue
+        assigned = [tp for tp in consumer.assignment() if tp.topic in watched]
+        unfetched = [tp for tp in assigned if consumer.highwater(tp) is None]
+        end_offsets: Mapping[TP, int] = {}
+        if unfetched:
+            # nothing fetched yet: ask the broker, so a partition that never fetches is seen too
+            with contextlib.suppress(Exception):
+                end_offsets = await asyncio.wait_for(consumer.highwaters(*unfetched), 5.0)
+        for tp in assigned:
             position = committed.get(tp)
             highwater = consumer.highwater(tp)
-            if highwater is None:  # not fetched yet (e.g. during a rebalance)
+            if highwater is None:
+                highwater = end_offsets.get(tp)
+            if highwater is None:  # not known yet (e.g. during a rebalance)
                 continue
             lag = max(highwater - (position or 0), 0)
             metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(lag)

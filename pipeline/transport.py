@@ -18,17 +18,25 @@ topics the consumer keeps the batches it yielded per partition, in order, and co
 batch only when it and every batch before it were acknowledged, and each began where the
 previous one ended: batches acknowledged out of order (the enrich agent has several in flight)
 commit nothing early. (faust's own bookkeeping would not do: registering a batch's inner
-offsets as faust "gaps" commits them as soon as any later offset is acknowledged.) A real jump
-between batches (records the fetcher skipped) is counted, logged and never committed past, so
-the stall watchdog (``pipeline.delivery.stalls``) re-reads the partition from the committed
-offset; a seek forgets the batches yielded before it.
+offsets as faust "gaps" commits them as soon as any later offset is acknowledged.)
+
+Every yielded record follows on from the previous one. The consumer tracks the next offset
+it expects per partition (set by each batch, by a seek and by seeking to the committed
+offsets on assignment). A fetch that raced a seek can return records from before it (dropped:
+already yielded) or from far after it; records dropped by faust mid-fetch on a rebalance leave
+the next fetch starting after them. A jump is counted and the partition is fetched again from
+the expected offset at once; only the same jump seen :data:`JUMP_RETRIES` times is taken as
+records gone from the broker. (CI caught the earlier design, which let such a jump through
+and left the stall watchdog to re-read the partition: a seek made while a batch was being
+processed raised faust's read offset past the re-read, which faust then dropped silently, and
+the partition never recovered.)
 """
 
 from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, ClassVar
 
 import faust
@@ -53,9 +61,12 @@ class RecordBatch(ConsumerMessage):
     batch acknowledges them all.
     """
 
-    __slots__ = ("records",)
+    __slots__ = ("follows", "records")
 
     records: Sequence[Any]
+    #: the offset this batch continues from: its first, or the start of offsets found to be
+    #: gone from the broker just before it
+    follows: int
 
     @classmethod
     def of(
@@ -84,6 +95,7 @@ class RecordBatch(ConsumerMessage):
             generation_id=generation_id,
         )
         batch.records = records
+        batch.follows = int(records[0].offset)
         return batch
 
     @property
@@ -112,16 +124,26 @@ class _ConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):
         return consumer
 
 
+#: How often the fetcher may return the same jump in offsets before it is taken as records
+#: that are gone from the broker (retention, compaction) rather than a fetch to repeat.
+JUMP_RETRIES = 3
+
+
 class BatchingConsumer(aiokafka_driver.Consumer):
     """faust's aiokafka consumer, yielding :class:`RecordBatch` events for batch topics."""
 
-    _batch_first: dict[TP, int]
+    #: per batch-topic partition, the offset the next yielded record must have (None: unknown)
+    _position: dict[TP, int]
     _yielded: dict[TP, deque[RecordBatch]]
+    #: per partition, the last jump seen ((expected, got), times) to tell lost records from
+    #: a fetch that raced a seek
+    _jumps: dict[TP, tuple[tuple[int, int], int]]
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        self._batch_first = {}
+        self._position = {}
         self._yielded = {}
+        self._jumps = {}
 
     def _new_consumer_thread(self) -> aiokafka_driver.AIOKafkaConsumerThread:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
@@ -151,7 +173,7 @@ class BatchingConsumer(aiokafka_driver.Consumer):
             return
         for tp, tp_records in records.items():
             if not self.flow_active or self.app.consumer_generation_id != generation_id:
-                break
+                break  # the rest is dropped: the next fetch starts past it, and is rewound
             if not (
                 active_partitions is None
                 or tp in active_partitions
@@ -164,20 +186,94 @@ class BatchingConsumer(aiokafka_driver.Consumer):
                     yield tp, self._to_message(tp, record)
                 continue
             for start in range(0, len(tp_records), max_records):
-                batch = self._to_batch(tp, tp_records[start : start + max_records])
-                self._batch_first[tp] = batch.first_offset
+                # Checked per batch: a seek may land while the previous batch is processed.
+                follows, admitted, rewind_to = self._admit(
+                    tp, tp_records[start : start + max_records]
+                )
+                if rewind_to is not None:
+                    await self._rewind(tp, rewind_to)
+                    break
+                if not admitted:
+                    continue
+                batch = self._to_batch(tp, admitted, follows)
                 self._yielded.setdefault(tp, deque()).append(batch)
+                # faust's fetcher drops a message below its read offset, which a seek made
+                # while the previous batch was processed can leave too high; continuity is
+                # checked above instead.
+                self._read_offset[tp] = batch.first_offset - 1 or None
                 yield tp, batch
 
-    def _to_batch(self, tp: TP, records: Sequence[Any]) -> RecordBatch:
+    def _admit(self, tp: TP, records: Sequence[Any]) -> tuple[int, Sequence[Any], int | None]:
+        """The records of a fetched run to yield, and where they continue from; or the offset
+        to rewind the fetch to when they do not follow on from the last yielded record.
+
+        Records before the expected position were yielded already (a fetch that raced a seek)
+        and are dropped. Records after it mean the fetcher skipped some: rewind, unless the
+        same jump came back :data:`JUMP_RETRIES` times, i.e. those offsets are gone from the
+        broker.
+        """
+        position = self._position.get(tp)
+        if position is not None:
+            if records[-1].offset < position:
+                return position, (), None
+            if records[0].offset < position:
+                records = [r for r in records if r.offset >= position]
+            first = records[0].offset
+            if first > position:
+                jump = (position, first)
+                seen, times = self._jumps.get(tp, (jump, 0))
+                times = times + 1 if seen == jump else 1
+                self._jumps[tp] = (jump, times)
+                metrics.fetch_gaps.labels(tp.topic).inc()
+                extra = {"topic": tp.topic, "partition": tp.partition}
+                if times < JUMP_RETRIES:
+                    log.warning(
+                        "%s[%d]: the fetch jumped from offset %d to %d; fetching again from %d",
+                        tp.topic,
+                        tp.partition,
+                        position,
+                        first,
+                        position,
+                        extra=extra,
+                    )
+                    return position, (), position
+                log.error(
+                    "%s[%d]: offsets %d..%d are not on the broker (fetched %d times; retention "
+                    "or compaction?); continuing from %d",
+                    tp.topic,
+                    tp.partition,
+                    position,
+                    first - 1,
+                    times,
+                    first,
+                    extra=extra,
+                )
+        follows = records[0].offset if position is None else position
+        self._position[tp] = records[-1].offset + 1
+        self._jumps.pop(tp, None)
+        return follows, records, None
+
+    async def _rewind(self, tp: TP, offset: int) -> None:
+        """Fetch ``tp`` again from ``offset``, keeping the batches yielded before it."""
+        try:
+            await super().seek(tp, offset)
+        except Exception as exc:  # e.g. revoked meanwhile: the next assignment seeks anyway
+            log.warning(
+                "%s[%d]: rewinding to offset %d failed: %s", tp.topic, tp.partition, offset, exc
+            )
+
+    def _to_batch(self, tp: TP, records: Sequence[Any], follows: int | None = None) -> RecordBatch:
         last = records[-1]
-        return RecordBatch.of(
+        batch = RecordBatch.of(
             tp,
             records,
             last.timestamp / 1000.0 if last.timestamp is not None else 0.0,
             self.app.consumer_generation_id,
             sum(len(r.value) for r in records if r.value is not None),
         )
+        if follows is not None:
+            batch.follows = follows
+        return batch
 
     def _new_offset(self, tp: TP) -> int | None:
         """The offset to commit: past the acknowledged batches that follow each other from the
@@ -189,7 +285,7 @@ class BatchingConsumer(aiokafka_driver.Consumer):
         new: int | None = None
         while batches and batches[0].acked:
             batch = batches[0]
-            if position is not None and batch.first_offset > position:
+            if position is not None and batch.follows > position:
                 break  # records between were never yielded: never commit past them
             if position is None or batch.offset + 1 > position:
                 position = new = batch.offset + 1
@@ -202,39 +298,49 @@ class BatchingConsumer(aiokafka_driver.Consumer):
     async def seek(self, partition: TP, offset: int) -> None:
         # Batches yielded before a seek may never be acknowledged: forget them (an old batch
         # acknowledged later is then ignored, and its records are read again).
-        self._yielded[partition] = deque()
-        self._batch_first.pop(partition, None)
+        self._forget(partition)
+        self._position[partition] = offset
         await super().seek(partition, offset)
+
+    async def seek_to_committed(self) -> Mapping[TP, int]:
+        committed = await super().seek_to_committed()
+        for tp, offset in committed.items():
+            self._forget(tp)
+            if offset is not None and offset >= 0:
+                self._position[tp] = offset
+        return committed
+
+    async def on_partitions_assigned(self, assigned: set[TP], generation_id: int = 0) -> None:
+        # faust does not say which partitions a worker got; operators scaling workers ask
+        by_topic: dict[str, list[int]] = {}
+        for tp in sorted(assigned):
+            by_topic.setdefault(tp.topic, []).append(tp.partition)
+        log.info(
+            "assigned (generation %s): %s",
+            generation_id,
+            "; ".join(f"{topic}{parts}" for topic, parts in by_topic.items()) or "nothing",
+        )
+        await super().on_partitions_assigned(assigned, generation_id)
 
     async def on_partitions_revoked(self, revoked: set[TP]) -> None:
         for tp in revoked:
-            self._yielded.pop(tp, None)
-            self._batch_first.pop(tp, None)
+            self._forget(tp)
         await super().on_partitions_revoked(revoked)
 
-    async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
-        """A jump in offsets seen by faust's fetcher: never acknowledged (module docstring).
+    def _forget(self, tp: TP) -> None:
+        self._yielded.pop(tp, None)
+        self._position.pop(tp, None)
+        self._jumps.pop(tp, None)
 
-        faust assumes compaction or transaction markers and acknowledges the missing offsets;
-        our topics are neither, so a jump means the fetcher skipped records, and
-        acknowledging them would lose them. The fetcher reports the run up to a batch's last
-        offset; only the part before the batch's first record is missing.
+    async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
+        """faust's fetcher sees a jump between a batch's offset (its last) and the previous:
+        continuity of batch topics is checked in :meth:`_admit` instead.
+
+        faust would acknowledge the missing offsets, assuming compaction or transaction
+        markers; our topics are neither.
         """
-        first = self._batch_first.get(tp)
-        if first is not None and offset_from <= first <= offset_to:
-            offset_to = first
-        if offset_from >= offset_to:
-            return
-        metrics.fetch_gaps.labels(tp.topic).inc()
-        log.warning(
-            "%s[%d]: offsets %d..%d were skipped by the fetcher; not acknowledging them, so "
-            "the partition is re-read from its committed offset",
-            tp.topic,
-            tp.partition,
-            offset_from,
-            offset_to - 1,
-            extra={"topic": tp.topic, "partition": tp.partition},
-        )
+        if tp.topic not in self._batching()[0]:
+            await super()._add_gap(tp, offset_from, offset_to)
 
 
 class Transport(aiokafka_driver.Transport):

@@ -3,10 +3,13 @@
 faust/aiokafka can start fetching a newly assigned partition past its committed offset (a race
 around recovery and seeking, known upstream). The records in between are never processed, so
 the committed offset never moves again and the partition's lag stays above zero forever, while
-the worker looks healthy. We watch for exactly that — lag above zero, every record fetched,
-the committed offset unchanged for ``stall_seconds``, and the sink not holding a batch for an
-outage — and re-read the partition from its committed offset. Re-reading is safe: records
-already traced produce the same trace ids, which the de-duplication window skips.
+the worker looks healthy. The transport now re-fetches such jumps itself
+(``pipeline.transport``); this is the backstop. We watch for a partition with lag above zero
+whose committed offset has not moved for ``stall_seconds`` while the sink is not holding a
+batch for an outage, and either every record was fetched or nothing more was fetched in that
+time either (a replacement worker once sat idle on its assignment, in a stress run) — and
+re-read it from its committed offset. Re-reading is safe: records already traced produce the
+same trace ids, which the de-duplication window skips.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from dataclasses import dataclass
 class _Seen:
     committed: int | None
     since: float
+    fetched: int | None
+    fetched_since: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,18 +51,22 @@ class StallDetector:
         for state in partitions:
             seen = self._seen.get(state.key)
             if seen is None or seen.committed != state.committed:
-                self._seen[state.key] = _Seen(state.committed, now)
+                self._seen[state.key] = _Seen(state.committed, now, state.fetched, now)
                 continue
+            if seen.fetched != state.fetched:
+                seen.fetched, seen.fetched_since = state.fetched, now
             lag = state.highwater - (state.committed or 0)
             all_fetched = state.fetched is not None and state.fetched + 1 >= state.highwater
+            idle = now - seen.fetched_since >= self.stall_seconds
             if (
                 self.stall_seconds > 0
                 and state.committed is not None
                 and lag > 0
-                and all_fetched
+                and (all_fetched or idle)
                 and not sink_holding
                 and now - seen.since >= self.stall_seconds
             ):
                 found.append(state)
-                seen.since = now  # give the re-read a full period before judging again
+                # give the re-read a full period before judging again
+                seen.since = seen.fetched_since = now
         return found

@@ -46,3 +46,20 @@ def test_revoked_partitions_are_forgotten() -> None:
     detector.stalled([], now=5, sink_holding=False)  # revoked
     # assigned again later: a new observation, not a 15 s old stall
     assert detector.stalled([state(250, 499, 500)], now=15, sink_holding=False) == []
+
+
+def test_a_partition_that_fetches_nothing_more_is_re_read() -> None:
+    """A replacement worker sat on its assignment with lag and no fetch at all."""
+    detector = StallDetector(stall_seconds=10)
+    idle = state(committed=250, fetched=250, highwater=500)
+    assert detector.stalled([idle], now=0, sink_holding=False) == []
+    assert detector.stalled([idle], now=9, sink_holding=False) == []
+    assert detector.stalled([idle], now=10, sink_holding=False) == [idle]
+    assert detector.stalled([idle], now=11, sink_holding=False) == []
+
+
+def test_a_partition_still_fetching_is_not_idle() -> None:
+    detector = StallDetector(stall_seconds=10)
+    for now, fetched in ((0, 260), (6, 300), (12, 340), (18, 380)):
+        # the committed offset is stuck but records keep coming: back-pressure, not a stall
+        assert detector.stalled([state(250, fetched, 500)], now=now, sink_holding=False) == []

@@ -2,43 +2,72 @@
 
 A batch is one faust message whose offset is its last record's; the consumer commits past a
 batch only once it and every batch before it were acknowledged — whatever the order — and
-never past a real jump between batches.
+yields only records that follow on from the last one it yielded: a fetch that jumps ahead is
+fetched again from the expected offset.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict, deque
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from faust.types import TP
 
 from pipeline import metrics
-from pipeline.transport import BatchingConsumer, PipelineApp, RecordBatch
+from pipeline.transport import JUMP_RETRIES, BatchingConsumer, PipelineApp, RecordBatch
 
 TOPIC = "kong-logs"
 PARTITION = TP(TOPIC, 0)
 
 
-def _consumer(committed: int | None = None) -> Any:
-    """The bookkeeping part of a consumer, without a running app or broker."""
-    consumer: Any = BatchingConsumer.__new__(BatchingConsumer)
-    app = PipelineApp("test-transport", broker="kafka+batches://127.0.0.1:1")
-    app.batch_topics = frozenset({TOPIC})
-    consumer.app = app
-    consumer._acked = defaultdict(list)
-    consumer._acked_index = defaultdict(set)
-    consumer._committed_offset = defaultdict(lambda: None)
-    consumer._committed_offset[PARTITION] = committed
-    consumer._batch_first = {}
-    consumer._yielded = {}
-    return consumer
+class _Consumer(BatchingConsumer):
+    """The bookkeeping part of a consumer, without a running app or broker: fetches are
+    served from ``fetches`` and seeks are recorded instead of sent to a broker thread."""
+
+    def __init__(self, committed: int | None, max_records: int) -> None:  # no Service init
+        app = PipelineApp("test-transport", broker="kafka+batches://127.0.0.1:1")
+        app.batch_topics = frozenset({TOPIC})
+        app.batch_max_records = max_records
+        self.app = app
+        self._acked = defaultdict(list)
+        self._acked_index = defaultdict(set)
+        self._committed_offset = defaultdict(lambda: None)
+        self._committed_offset[PARTITION] = committed
+        self._read_offset = defaultdict(lambda: None)
+        self._buffered_partitions = set()
+        self.flow_active = True
+        self._position = {}
+        self._yielded = {}
+        self._jumps = {}
+        self.fetches: list[list[Any]] = []
+        self.seeks: list[int] = []
+        self.log = SimpleNamespace(dev=lambda *args, **kwargs: None)  # type: ignore[assignment]
+
+    @property
+    def should_stop(self) -> bool:
+        return False
+
+    def highwater(self, tp: TP) -> int:
+        return 0
+
+    async def _wait_next_records(self, timeout: float) -> Any:
+        return {PARTITION: self.fetches.pop(0)}, None
+
+    async def _seek(self, partition: TP, offset: int) -> None:
+        self.seeks.append(offset)
 
 
-def _fetched(consumer: Any, first: int, last: int, previous_last: int | None) -> RecordBatch:
-    """What getmany and faust's fetcher do for a batch [first, last]."""
-    records = [
+def _consumer(committed: int | None = 0, max_records: int = 500) -> _Consumer:
+    return _Consumer(committed, max_records)
+
+
+def _records(first: int, last: int) -> list[Any]:
+    return [
         SimpleNamespace(
             topic=TOPIC,
             partition=0,
@@ -49,17 +78,25 @@ def _fetched(consumer: Any, first: int, last: int, previous_last: int | None) ->
             value=b"",
             headers=[],
         )
-        for offset in (first, last)
+        for offset in range(first, last + 1)
     ]
-    batch: RecordBatch = consumer._to_batch(PARTITION, records)
-    consumer._batch_first[PARTITION] = first
-    consumer._yielded.setdefault(PARTITION, deque()).append(batch)
-    if previous_last is not None and last - previous_last > 1:
-        asyncio.run(consumer._add_gap(PARTITION, previous_last + 1, last))
-    return batch
 
 
-def _commit(consumer: Any) -> int | None:
+def _fetch(consumer: _Consumer, *runs: tuple[int, int]) -> list[RecordBatch]:
+    """One fetch returning the given offset runs back to back; the batches yielded."""
+    consumer.fetches.append([r for first, last in runs for r in _records(first, last)])
+
+    async def drain() -> list[RecordBatch]:
+        return [batch async for _, batch in consumer.getmany(1.0)]  # type: ignore[misc]
+
+    return asyncio.run(drain())
+
+
+def _spans(batches: Sequence[RecordBatch]) -> list[tuple[int, int]]:
+    return [(b.first_offset, b.offset) for b in batches]
+
+
+def _commit(consumer: _Consumer) -> int | None:
     """faust's commit step: the new offset, remembered as committed."""
     offset: int | None = consumer._new_offset(PARTITION)
     if offset is not None:
@@ -67,23 +104,28 @@ def _commit(consumer: Any) -> int | None:
     return offset
 
 
-def _gaps() -> float:
+def _jumps() -> float:
     return float(metrics.fetch_gaps.labels(TOPIC)._value.get())
 
 
+def test_a_fetch_is_yielded_as_batches_of_at_most_max_records() -> None:
+    consumer = _consumer(max_records=400)
+    batches = _fetch(consumer, (0, 999))
+    assert _spans(batches) == [(0, 399), (400, 799), (800, 999)]
+    assert all(isinstance(b, RecordBatch) for b in batches)
+
+
 def test_acknowledging_a_batch_commits_past_all_its_records() -> None:
-    consumer = _consumer(committed=0)
-    batch = _fetched(consumer, 0, 499, None)
+    consumer = _consumer()
+    (batch,) = _fetch(consumer, (0, 499))
     assert _commit(consumer) is None
     batch.acked = True
     assert _commit(consumer) == 500
 
 
 def test_batches_acknowledged_out_of_order_commit_only_what_is_done() -> None:
-    consumer = _consumer(committed=0)
-    first = _fetched(consumer, 0, 499, None)
-    second = _fetched(consumer, 500, 999, 499)
-    third = _fetched(consumer, 1000, 1499, 999)
+    consumer = _consumer()
+    first, second, third = _fetch(consumer, (0, 1499))
     second.acked = True  # the enrich agent has several batches in flight
     assert _commit(consumer) is None, "nothing of the first batch is done yet"
     first.acked = True
@@ -92,42 +134,144 @@ def test_batches_acknowledged_out_of_order_commit_only_what_is_done() -> None:
     assert _commit(consumer) == 1500
 
 
-def test_the_inside_of_a_batch_is_not_reported_as_a_gap() -> None:
-    consumer = _consumer(committed=0)
-    before = _gaps()
-    _fetched(consumer, 0, 499, None)
-    _fetched(consumer, 500, 999, 499)
-    assert _gaps() == before
+def test_batches_that_follow_on_are_not_reported_as_jumps() -> None:
+    consumer = _consumer()
+    before = _jumps()
+    _fetch(consumer, (0, 499))
+    _fetch(consumer, (500, 999))
+    assert _jumps() == before
+    assert consumer.seeks == []
 
 
-def test_a_real_jump_between_batches_is_reported_and_never_committed_past() -> None:
-    consumer = _consumer(committed=0)
-    before = _gaps()
-    first = _fetched(consumer, 0, 499, None)
+def test_a_jump_is_fetched_again_from_the_expected_offset_and_never_yielded() -> None:
+    consumer = _consumer()
+    before = _jumps()
+    (first,) = _fetch(consumer, (0, 499))
     first.acked = True
     assert _commit(consumer) == 500
-    later = _fetched(consumer, 600, 699, 499)  # offsets 500..599 were skipped by the fetcher
-    assert _gaps() == before + 1
-    later.acked = True
-    # the committed offset stays before the jump: the stall watchdog re-reads from there
-    assert _commit(consumer) is None
-    assert consumer._committed_offset[PARTITION] == 500
+    assert _fetch(consumer, (600, 699)) == []  # offsets 500..599 were skipped by the fetch
+    assert consumer.seeks == [500] and _jumps() == before + 1
+    (again,) = _fetch(consumer, (500, 699))
+    again.acked = True
+    assert _commit(consumer) == 700
+
+
+def test_a_jump_in_the_middle_of_a_fetch_keeps_what_came_before_it() -> None:
+    consumer = _consumer(max_records=100)
+    batches = _fetch(consumer, (0, 199), (300, 399))
+    assert _spans(batches) == [(0, 99), (100, 199)]
+    assert consumer.seeks == [200]
+
+
+def test_records_already_yielded_are_dropped_from_a_fetch() -> None:
+    """A fetch that raced a rewind can return records the consumer yielded already."""
+    consumer = _consumer()
+    _fetch(consumer, (0, 499))
+    assert _fetch(consumer, (100, 499)) == []
+    assert _spans(_fetch(consumer, (400, 699))) == [(500, 699)]
+    assert consumer.seeks == []
+
+
+def test_a_fetch_from_before_a_seek_does_not_skip_the_re_read() -> None:
+    """What CI caught: the stall watchdog seeks back while the consumer still holds a fetch
+    from further on. The old design yielded it, faust raised its read offset past the re-read
+    and dropped the re-read records silently, and the partition never committed again."""
+    consumer = _consumer(committed=0, max_records=500)
+    consumer.fetches.append(_records(0, 999))
+
+    async def scenario() -> tuple[list[Any], list[Any]]:
+        stream: Any = consumer.getmany(1.0)
+        _, first = await stream.__anext__()
+        await consumer.seek(PARTITION, 0)  # the watchdog, while the first batch is processed
+        rest = [batch async for _, batch in stream]
+        consumer.fetches.append(_records(0, 999))  # the re-read
+        again = [batch async for _, batch in consumer.getmany(1.0)]
+        return [first, *rest], again
+
+    before, again = asyncio.run(scenario())
+    assert _spans(before) == [(0, 499)], "the stale rest of the fetch is not yielded"
+    assert consumer.seeks == [0, 0]
+    assert _spans(again) == [(0, 499), (500, 999)]
+    before[0].acked = True  # acknowledged after the seek: ignored, its records come again
+    for batch in again:
+        batch.acked = True
+    assert _commit(consumer) == 1000
+
+
+def test_read_offset_is_set_just_below_each_batch() -> None:
+    consumer = _consumer()
+    _fetch(consumer, (0, 499))
+    consumer._read_offset[PARTITION] = 10_000  # left high by a seek that raced a batch
+    stream: Any = consumer.getmany(1.0)
+    consumer.fetches.append(_records(500, 599))
+
+    async def first() -> int | None:
+        await stream.__anext__()
+        value: int | None = consumer._read_offset[PARTITION]
+        await stream.aclose()
+        return value
+
+    assert asyncio.run(first()) == 499
+
+
+def test_the_same_jump_seen_repeatedly_is_taken_as_records_gone_from_the_broker(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    consumer = _consumer(committed=100)
+    consumer._position[PARTITION] = 100
+    for _ in range(JUMP_RETRIES - 1):
+        assert _fetch(consumer, (250, 299)) == []
+    with caplog.at_level(logging.ERROR, logger="pipeline.transport"):
+        (batch,) = _fetch(consumer, (250, 299))
+    assert consumer.seeks == [100] * (JUMP_RETRIES - 1)
+    assert "offsets 100..249 are not on the broker" in caplog.text
+    assert batch.follows == 100
+    batch.acked = True
+    assert _commit(consumer) == 300
+
+
+def test_a_different_jump_starts_the_count_again() -> None:
+    consumer = _consumer()
+    consumer._position[PARTITION] = 0
+    assert _fetch(consumer, (300, 399)) == []
+    assert _fetch(consumer, (200, 399)) == []
+    assert _fetch(consumer, (300, 399)) == []
+    assert consumer.seeks == [0, 0, 0]
 
 
 def test_after_a_seek_earlier_batches_no_longer_count() -> None:
-    consumer = _consumer(committed=0)
-    stale = _fetched(consumer, 0, 499, None)
-    consumer._yielded[PARTITION] = deque()  # what seek() does before re-reading
+    consumer = _consumer()
+    (stale,) = _fetch(consumer, (0, 499))
+    asyncio.run(consumer.seek(PARTITION, 0))
     stale.acked = True
     assert _commit(consumer) is None
-    again = _fetched(consumer, 0, 499, None)
+    (again,) = _fetch(consumer, (0, 499))
     again.acked = True
     assert _commit(consumer) == 500
 
 
+def test_seeking_to_the_committed_offsets_sets_where_each_partition_continues(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    consumer = _consumer()
+    _fetch(consumer, (0, 799))
+
+    async def committed(self: Any) -> dict[TP, int]:
+        return {PARTITION: 300}
+
+    monkeypatch.setattr(
+        "faust.transport.consumer.ThreadDelegateConsumer.seek_to_committed", committed
+    )
+    asyncio.run(consumer.perform_seek())
+    assert consumer._yielded == {}
+    assert _fetch(consumer, (800, 899)) == []  # the fetch had not caught up with the seek
+    assert consumer.seeks == [300]
+    assert _spans(_fetch(consumer, (300, 499))) == [(300, 499)]
+
+
 def test_a_batch_message_carries_its_records_and_the_last_offset() -> None:
     consumer = _consumer()
-    consumer.app = SimpleNamespace(consumer_generation_id=3)
+    consumer.app = SimpleNamespace(consumer_generation_id=3)  # type: ignore[assignment]
     records = [
         SimpleNamespace(
             topic=TOPIC,
@@ -144,6 +288,6 @@ def test_a_batch_message_carries_its_records_and_the_last_offset() -> None:
     batch = consumer._to_batch(PARTITION, records)
     assert isinstance(batch, RecordBatch)
     assert (batch.offset, batch.first_offset, batch.records) == (12, 10, records)
-    assert batch.timestamp == (1_764_000_000_000 + 12) / 1000
+    assert (batch.follows, batch.timestamp) == (10, (1_764_000_000_000 + 12) / 1000)
     assert batch.serialized_value_size == 10 + 11 + 12
     assert batch.generation_id == 3 and batch.tp == PARTITION
