@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -13,10 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
+from pipeline.bench.worker import WorkerProcess
 from pipeline.broker import EmbeddedBroker, free_port
 from pipeline.ops.topics import ensure_topics
 from tests.receiver import PUBLIC_KEY, SECRET_KEY, LitefuseReceiver
@@ -95,59 +92,6 @@ def receiver() -> Iterator[LitefuseReceiver]:
         yield server
 
 
-class WorkerProcess:
-    """``kong-litefuse worker`` as a child process, the way operators run it."""
-
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
-        self.env = env
-        self.log_path = log_path
-        self.port = int(env["WORKER_WEB_PORT"])
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> WorkerProcess:
-        log = open(self.log_path, "ab")  # noqa: SIM115
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "pipeline.cli", "worker"],
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            cwd=ROOT,
-        )
-        return self
-
-    def wait_ready(self, timeout: float = 60.0) -> None:
-        """Until the worker owns partitions (/readyz answers 200)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.process is not None
-            if self.process.poll() is not None:
-                raise AssertionError(f"worker exited early:\n{self.log()[-3000:]}")
-            try:
-                if httpx.get(f"http://127.0.0.1:{self.port}/readyz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise AssertionError(f"worker not ready after {timeout}s:\n{self.log()[-3000:]}")
-
-    def metrics(self) -> str:
-        return httpx.get(f"http://127.0.0.1:{self.port}/metrics", timeout=5).text
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int | None:
-        if self.process is None or self.process.poll() is not None:
-            return self.process.returncode if self.process else None
-        self.process.send_signal(sig)
-        try:
-            return self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            return self.process.wait(10)
-
-
 @pytest.fixture
 def worker_env(kafka_bootstrap: str, names: Names, receiver: LitefuseReceiver) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LANGFUSE_", "KONG_"))}
@@ -177,7 +121,7 @@ def start_worker(tmp_path: Path) -> Iterator[Any]:
     started: list[WorkerProcess] = []
 
     def start(env: dict[str, str], name: str = "worker") -> WorkerProcess:
-        worker = WorkerProcess(dict(env), tmp_path / f"{name}-{len(started)}.log").start()
+        worker = WorkerProcess(dict(env), tmp_path / f"{name}-{len(started)}.log", ROOT).start()
         started.append(worker)
         return worker
 

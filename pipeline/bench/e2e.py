@@ -34,6 +34,7 @@ from typing import Any
 import httpx
 import orjson
 
+from pipeline.bench.worker import WorkerProcess
 from pipeline.broker import EmbeddedBroker, free_port
 
 PUBLIC_KEY = "pk-lf-bench"
@@ -191,41 +192,6 @@ class _Receiver:
         self.process.wait(10)
 
 
-class _Worker:
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
-        self.port = int(env["WORKER_WEB_PORT"])
-        self.log_path = log_path
-        self._log = open(log_path, "ab")  # noqa: SIM115  # closed in stop()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "pipeline.cli", "worker"],
-            env=env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-
-    def wait_ready(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the worker exited early; see {self.log_path}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"http://127.0.0.1:{self.port}/readyz", timeout=1).status_code == 200:
-                    return
-            time.sleep(0.2)
-        raise RuntimeError(f"the worker was not ready after {timeout:.0f}s; see {self.log_path}")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
-        self._log.close()
-
-
 def _wait_for(
     receiver: _Receiver,
     expected: set[str],
@@ -354,20 +320,22 @@ def run_e2e(
         if embedded:
             env["KAFKA_PRODUCER_MAX_BATCH_BYTES"] = "1"  # Tansu's changelog-recovery quirk
         env.update(worker_env or {})
-        fleet: list[_Worker] = []
+        fleet: list[WorkerProcess] = []
         rss_samples: list[float] = []
 
         def sample_rss() -> None:
-            rss_samples.append(max(_status_mb(w.process.pid, "VmRSS") for w in fleet))
+            rss_samples.append(max(_status_mb(w.pid, "VmRSS") for w in fleet))
 
         def peak_rss() -> float:
-            return max(_status_mb(w.process.pid, "VmHWM") for w in fleet)
+            return max(_status_mb(w.pid, "VmHWM") for w in fleet)
 
         try:
             for index in range(workers):
                 if index:
                     env = {**env, "WORKER_WEB_PORT": str(free_port())}
-                fleet.append(_Worker(env, workdir / f"bench-e2e-{run}-worker{index}.log"))
+                fleet.append(
+                    WorkerProcess(env, workdir / f"bench-e2e-{run}-worker{index}.log").start()
+                )
             progress(f"full load: {workers} worker(s) drain the backlog")
             for worker in fleet:
                 worker.wait_ready(timeout)
@@ -417,7 +385,7 @@ def run_e2e(
                 deadline = time.monotonic() + outage_seconds
                 outage_rss: list[float] = []
                 while time.monotonic() < deadline:
-                    outage_rss.append(max(_status_mb(w.process.pid, "VmRSS") for w in fleet))
+                    outage_rss.append(max(_status_mb(w.pid, "VmRSS") for w in fleet))
                     time.sleep(0.5)
                 receiver.outage(False)
                 stats = _wait_for(receiver, expected, timeout)
