@@ -12,10 +12,11 @@ import signal
 import time
 
 import pytest
+from confluent_kafka import Consumer, TopicPartition
 
 from pipeline.broker import free_port
 from pipeline.kafka import publish
-from tests.conftest import Names, WorkerProcess
+from tests.conftest import Names, WorkerProcess, consume_all
 from tests.factories import kong_values
 from tests.receiver import LitefuseReceiver
 
@@ -67,13 +68,44 @@ def _wait_until(condition: object, timeout: float) -> bool:
 
 
 def _diagnosis(worker: WorkerProcess) -> str:
-    """What a stuck worker was doing: its consumer lag and gaps, and the end of its log."""
+    """What a stuck worker was doing: its consumer lag and gaps, the end of its log, and the
+    stack of every asyncio task (mode's worker logs them on SIGUSR1)."""
     try:
         wanted = ("kong_litefuse_consumer_lag{", "kong_litefuse_fetch_gaps_total", "rereads")
         metrics = [line for line in worker.metrics().splitlines() if line.startswith(wanted)]
     except Exception as exc:  # the diagnosis must not hide the failure
         metrics = [f"no metrics: {exc}"]
-    return "\n".join([*metrics, worker.log()[-3000:]])
+    before = worker.log()
+    tasks = ""
+    if worker.process is not None and worker.process.poll() is None:
+        worker.process.send_signal(signal.SIGUSR1)
+        time.sleep(3)
+        tasks = worker.log()[len(before) :][-20000:]
+    return "\n".join([*metrics, before[-3000:], "--- tasks (SIGUSR1) ---", tasks])
+
+
+def _missing(bootstrap: str, names: Names, receiver: LitefuseReceiver, group: str) -> str:
+    """Where the traces Litefuse did not get sit in the traces topic, next to the group's
+    committed offsets: before them is a loss, after them a stall."""
+    arrived = set(receiver.trace_ids())
+    records = consume_all(bootstrap, names.traces, 10**9, timeout=10)
+    where: dict[int, list[int]] = {}
+    for record in records:
+        key = (record.key() or b"").decode()
+        if key not in arrived:
+            where.setdefault(record.partition(), []).append(record.offset())
+    reader = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+    try:
+        committed = reader.committed(
+            [TopicPartition(t, p) for t in (names.kong, names.traces) for p in range(4)],
+            timeout=10,
+        )
+    finally:
+        reader.close()
+    lines = [f"traces topic: {len(records)} records; not delivered (partition: offsets):"]
+    lines += [f"  {p}: {min(o)}..{max(o)} ({len(o)})" for p, o in sorted(where.items())]
+    lines += [f"committed {tp.topic}[{tp.partition}] = {tp.offset}" for tp in committed]
+    return "\n".join(lines)
 
 
 def _outcome(receiver: LitefuseReceiver, sent: int) -> tuple[int, int]:
@@ -142,7 +174,10 @@ def test_sigkill_mid_batch_loses_nothing(
     first.stop(signal.SIGKILL)
     _await_eviction()
     second = start_worker({**env, "WORKER_WEB_PORT": str(free_port())}, name="restarted")
-    assert _wait_until(lambda: len(set(receiver.trace_ids())) >= sent, 180), _diagnosis(second)
+    delivered = _wait_until(lambda: len(set(receiver.trace_ids())) >= sent, 180)
+    assert delivered, _missing(kafka_bootstrap, names, receiver, env["CONSUMER_GROUP"]) + (
+        "\n" + _diagnosis(second)
+    )
     time.sleep(2)
     lost, duplicates = _outcome(receiver, sent)
     print(

@@ -42,11 +42,13 @@ class _Consumer(BatchingConsumer):
         self._buffered_partitions = set()
         self.flow_active = True
         self._position = {}
+        self._base = {}
         self._yielded = {}
         self._jumps = {}
         self.fetches: list[list[Any]] = []
         self.seeks: list[int] = []
         self.log = SimpleNamespace(dev=lambda *args, **kwargs: None)  # type: ignore[assignment]
+        self.log_start = 0
 
     @property
     def should_stop(self) -> bool:
@@ -60,6 +62,9 @@ class _Consumer(BatchingConsumer):
 
     async def _seek(self, partition: TP, offset: int) -> None:
         self.seeks.append(offset)
+
+    async def earliest_offsets(self, *partitions: TP) -> dict[TP, int]:
+        return {tp: self.log_start for tp in partitions}
 
 
 def _consumer(committed: int | None = 0, max_records: int = 500) -> _Consumer:
@@ -267,6 +272,60 @@ def test_seeking_to_the_committed_offsets_sets_where_each_partition_continues(
     assert _fetch(consumer, (800, 899)) == []  # the fetch had not caught up with the seek
     assert consumer.seeks == [300]
     assert _spans(_fetch(consumer, (300, 499))) == [(300, 499)]
+
+
+def _committed_by_broker(monkeypatch: pytest.MonkeyPatch, offset: int | None) -> None:
+    async def committed(self: Any) -> dict[TP, int | None]:
+        return {PARTITION: offset}  # aiokafka seeks only offsets above 0 itself
+
+    monkeypatch.setattr(
+        "faust.transport.consumer.ThreadDelegateConsumer.seek_to_committed", committed
+    )
+
+
+def test_with_nothing_committed_a_seek_goes_back_to_the_start_of_the_log(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What a stress run caught: aiokafka left such a partition where its fetch was, the
+    records yielded before the seek were forgotten, and the batches after them were
+    committed as if they were the first: 482 traces lost."""
+    consumer = _consumer(committed=None)
+    consumer.log_start = 0
+    yielded = _fetch(consumer, (0, 481))
+    _committed_by_broker(monkeypatch, None)
+    asyncio.run(consumer.perform_seek())  # a rebalance: what was yielded no longer counts
+    assert consumer.seeks == [0]
+    yielded[0].acked = True  # acknowledged late: ignored
+    # the fetch had gone on where it was; it is fetched again from the start instead
+    assert _fetch(consumer, (482, 790)) == []
+    assert consumer.seeks == [0, 0]
+    assert _commit(consumer) is None
+    (again,) = _fetch(consumer, (0, 481))
+    later = _fetch(consumer, (482, 790))
+    later[0].acked = True
+    assert _commit(consumer) is None, "never past records that were not processed"
+    again.acked = True
+    assert _commit(consumer) == 791
+
+
+def test_a_partition_committed_at_zero_is_sought_there(monkeypatch: pytest.MonkeyPatch) -> None:
+    consumer = _consumer(committed=None)
+    _fetch(consumer, (0, 99))
+    _committed_by_broker(monkeypatch, 0)
+    asyncio.run(consumer.perform_seek())
+    assert consumer.seeks == [0]
+    assert _spans(_fetch(consumer, (0, 99))) == [(0, 99)]
+
+
+def test_after_retention_the_log_start_is_the_base(monkeypatch: pytest.MonkeyPatch) -> None:
+    consumer = _consumer(committed=None)
+    consumer.log_start = 5000
+    _committed_by_broker(monkeypatch, None)
+    asyncio.run(consumer.perform_seek())
+    assert consumer.seeks == [5000]
+    (batch,) = _fetch(consumer, (5000, 5099))
+    batch.acked = True
+    assert _commit(consumer) == 5100
 
 
 def test_a_batch_message_carries_its_records_and_the_last_offset() -> None:
