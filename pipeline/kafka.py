@@ -192,10 +192,16 @@ class BatchProducer:
             raise ProduceError(f"{len(failed)} of {len(records)} records failed: {failed[0]}")
 
     def close(self, timeout: float = 10.0) -> int:
-        """Deliver what is queued (up to ``timeout``); returns how many records were left."""
+        """Deliver what is queued (up to ``timeout``); returns how many records were left.
+
+        The librdkafka client is released too: alive, it keeps reconnecting (and logging)
+        after the broker is gone, e.g. when the demo stops its embedded broker.
+        """
         self._stop.set()
         self._thread.join(timeout)
-        return int(self._producer.flush(timeout))
+        left = int(self._producer.flush(timeout))
+        del self._producer
+        return left
 
 
 def _resolve(future: asyncio.Future[list[str]], errors: list[str]) -> None:
