@@ -400,18 +400,31 @@ def create_app(
         holding = any(d.holding for d in deliverers)
         for state in stalls.stalled(states, time.monotonic(), holding):
             topic, partition = state.key
+            tp = TP(topic, partition)
+            # what faust thinks of the partition, for whoever reads this line
+            flags = {
+                "active": tp in (getattr(consumer, "_active_partitions", None) or ()),
+                "paused": tp in getattr(consumer, "_paused_partitions", ()),
+                "buffer_full": tp in getattr(consumer, "_buffered_partitions", ()),
+            }
             log.warning(
-                "%s[%d] stalled at offset %s with %d records uncommitted although all were "
-                "fetched; re-reading from the committed offset (already delivered traces are "
+                "%s[%d] stalled at offset %s with %d records uncommitted (last fetched: %s; "
+                "%s); re-reading from the committed offset (already delivered traces are "
                 "skipped by the de-duplication window)",
                 topic,
                 partition,
                 state.committed,
                 state.highwater - (state.committed or 0),
+                state.fetched,
+                ", ".join(f"{name}={value}" for name, value in flags.items()),
                 extra={"topic": topic, "partition": partition},
             )
             metrics.partition_rereads.labels(topic).inc()
-            await consumer.seek(TP(topic, partition), state.committed or 0)
+            # a partition faust took out of fetching while its stream buffer was full must
+            # be fetched again: its buffer is empty if nothing moved for this long
+            if flags["buffer_full"]:
+                consumer.on_buffer_drop(tp)
+            await consumer.seek(tp, state.committed or 0)
 
     @app.page("/metrics")
     async def metrics_page(web: Any, request: Any) -> Any:

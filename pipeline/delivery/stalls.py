@@ -60,7 +60,7 @@ class StallDetector:
             idle = now - seen.fetched_since >= self.stall_seconds
             if (
                 self.stall_seconds > 0
-                and state.committed is not None
+                and (state.committed is not None or idle)
                 and lag > 0
                 and (all_fetched or idle)
                 and not sink_holding

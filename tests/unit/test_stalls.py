@@ -33,8 +33,9 @@ def test_progress_busy_partitions_and_outages_are_not_stalls() -> None:
     assert detector.stalled([state(120, 499, 500)], now=45, sink_holding=True) == []
     # nothing uncommitted
     assert detector.stalled([state(500, 499, 500)], now=60, sink_holding=False) == []
-    # never committed, or disabled
-    assert detector.stalled([state(None, 499, 500)], now=90, sink_holding=False) == []
+    # never committed, but still fetching
+    assert detector.stalled([state(None, 480, 500)], now=90, sink_holding=False) == []
+    assert detector.stalled([state(None, 499, 500)], now=95, sink_holding=False) == []
     off = StallDetector(stall_seconds=0)
     off.stalled([state(1, 499, 500)], now=0, sink_holding=False)
     assert off.stalled([state(1, 499, 500)], now=100, sink_holding=False) == []
@@ -63,3 +64,11 @@ def test_a_partition_still_fetching_is_not_idle() -> None:
     for now, fetched in ((0, 260), (6, 300), (12, 340), (18, 380)):
         # the committed offset is stuck but records keep coming: back-pressure, not a stall
         assert detector.stalled([state(250, fetched, 500)], now=now, sink_holding=False) == []
+
+
+def test_a_partition_never_committed_and_fetching_nothing_is_re_read() -> None:
+    """A restarted worker sat on a partition nothing had been committed for, fetching nothing."""
+    detector = StallDetector(stall_seconds=10)
+    idle = state(committed=None, fetched=None, highwater=801)
+    assert detector.stalled([idle], now=0, sink_holding=False) == []
+    assert detector.stalled([idle], now=10, sink_holding=False) == [idle]
