@@ -379,18 +379,18 @@ def create_app(
         fetched = getattr(consumer, "_read_offset", {})
         metrics.consumer_lag.clear()
         states = []
-        assigned = [tp for tp in consumer.assignment() if tp.topic in watched]
-        unfetched = [tp for tp in assigned if consumer.highwater(tp) is None]
-        end_offsets: Mapping[TP, int] = {}
+        highwaters: dict[TP, int | None] = {
+            tp: consumer.highwater(tp) for tp in consumer.assignment() if tp.topic in watched
+        }
+        unfetched = [tp for tp, highwater in highwaters.items() if highwater is None]
         if unfetched:
             # nothing fetched yet: ask the broker, so a partition that never fetches is seen too
+            end_offsets: Mapping[TP, int] = {}
             with contextlib.suppress(Exception):
                 end_offsets = await asyncio.wait_for(consumer.highwaters(*unfetched), 5.0)
-        for tp in assigned:
+            highwaters.update((tp, end_offsets.get(tp)) for tp in unfetched)
+        for tp, highwater in highwaters.items():
             position = committed.get(tp)
-            highwater = consumer.highwater(tp)
-            if highwater is None:
-                highwater = end_offsets.get(tp)
             if highwater is None:  # not known yet (e.g. during a rebalance)
                 continue
             lag = max(highwater - (position or 0), 0)

@@ -60,9 +60,8 @@ class StallDetector:
             idle = now - seen.fetched_since >= self.stall_seconds
             if (
                 self.stall_seconds > 0
-                and (state.committed is not None or idle)
+                and ((all_fetched and state.committed is not None) or idle)
                 and lag > 0
-                and (all_fetched or idle)
                 and not sink_holding
                 and now - seen.since >= self.stall_seconds
             ):

@@ -110,7 +110,7 @@ def redact_text(text: str) -> str:
         folded or "authorization" in lowered or "cookie" in lowered or "api-key" in lowered
     ):
         text = _HEADER_LINE.sub(lambda m: m.group(1) + REDACTED, text)
-    if folded or any(part in lowered for part in _TOKEN_HINTS) or _GITHUB.search(lowered):
+    if folded or _may_hold_token(lowered):
         text = _TOKENS.sub(redact_token, text)
     return text
 
@@ -136,6 +136,13 @@ _QUOTE_COLON = re.compile(r'"\s*:')
 # What a bare token needs (lower-cased): "gh" alone is in every other English word.
 _TOKEN_HINTS = ("bearer", "basic", "sk-", "pk-", "rk-", "aiza", "akia", "xox", "eyj")
 _GITHUB = re.compile(r"gh[pousr]_")
+
+
+def _may_hold_token(lowered: str) -> bool:
+    """Whether lower-cased text has what a :data:`_TOKENS` match needs (folds aside)."""
+    return any(part in lowered for part in _TOKEN_HINTS) or (
+        "_" in lowered and _GITHUB.search(lowered) is not None
+    )
 
 
 def _quoted(value: str, quote: str) -> str:
@@ -239,7 +246,6 @@ def _unchanged(value: Any, strings: list[str]) -> bool:
 # What a change by redact_text needs, in lower-cased text. Every secret name (_SECRET_NAME)
 # contains one of _NAME_PARTS; query arguments may also be "code" or "session".
 _NAME_PARTS = ("key", "token", "secret", "passw", "auth", "cookie", "credential", "sig", "jwt")
-_TOKEN_PARTS = ("bearer", "basic", "k-", "aiza", "akia", "xox", "eyj")
 # Characters re's IGNORECASE matches to an ASCII letter but str.lower() does not turn into it.
 _FOLDS = ("\u0130", "\u0131", "\u017f")
 
@@ -255,10 +261,7 @@ def _clean(text: str, lowered: str | None = None) -> bool:
         lowered = text.lower()
     if not lowered.isascii() and any(char in text for char in _FOLDS):
         return False
-    for part in _TOKEN_PARTS:
-        if part in lowered:
-            return False
-    if "_" in lowered and _GITHUB.search(lowered):
+    if _may_hold_token(lowered):
         return False
     if ":" in lowered and (
         "authorization" in lowered or "cookie" in lowered or "api-key" in lowered
