@@ -34,10 +34,11 @@ the partition never recovered.)
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import Any, ClassVar
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from typing import Any, ClassVar, TypeVar
 
 import faust
 from faust.transport.drivers import TRANSPORTS
@@ -122,6 +123,29 @@ class _ConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):
             # read by AIOKafkaConsumer.start() when it builds its fetcher
             consumer._fetch_max_wait_ms = app.fetch_max_wait_ms
         return consumer
+
+
+_T = TypeVar("_T")
+
+#: Longest a seek waits for the consumer thread's loop (it is only ever busy for a moment).
+SEEK_TIMEOUT_SECONDS = 30.0
+
+
+async def call_on_loop(
+    loop: asyncio.AbstractEventLoop | None, call: Callable[[], _T], timeout: float
+) -> _T:
+    """``call()`` run on ``loop`` (another thread's), awaited from this one.
+
+    Runs it here when ``loop`` is missing, not running, or this very loop.
+    """
+    if loop is None or not loop.is_running() or loop is asyncio.get_running_loop():
+        return call()
+
+    async def run() -> _T:
+        return call()
+
+    future = asyncio.run_coroutine_threadsafe(run(), loop)
+    return await asyncio.wait_for(asyncio.wrap_future(future), timeout)
 
 
 #: How often the fetcher may return the same jump in offsets before it is taken as records
@@ -307,6 +331,21 @@ class BatchingConsumer(aiokafka_driver.Consumer):
         self._forget(partition)
         self._base[partition] = self._position[partition] = offset
         await super().seek(partition, offset)
+
+    async def _seek(self, partition: TP, offset: int) -> None:
+        """Seek in the consumer thread, where aiokafka's fetcher runs.
+
+        faust seeks from the app's thread, but the fetcher is not thread-safe: a seek that
+        dropped a partition's fetched records while the consumer thread was draining them
+        raised ``KeyError`` there, which crashed the worker (the stall watchdog's re-read, in a
+        stress run of the outage test).
+        """
+        thread = self._thread
+        await call_on_loop(
+            getattr(thread, "thread_loop", None),
+            lambda: thread.seek(partition, offset),
+            SEEK_TIMEOUT_SECONDS,
+        )
 
     async def seek_to_committed(self) -> Mapping[TP, int]:
         """Seek every partition to its committed offset, or to the start of its log.

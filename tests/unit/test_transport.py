@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections import defaultdict
 from collections.abc import Sequence
 from types import SimpleNamespace
@@ -19,7 +20,13 @@ import pytest
 from faust.types import TP
 
 from pipeline import metrics
-from pipeline.transport import JUMP_RETRIES, BatchingConsumer, PipelineApp, RecordBatch
+from pipeline.transport import (
+    JUMP_RETRIES,
+    BatchingConsumer,
+    PipelineApp,
+    RecordBatch,
+    call_on_loop,
+)
 
 TOPIC = "kong-logs"
 PARTITION = TP(TOPIC, 0)
@@ -350,3 +357,49 @@ def test_a_batch_message_carries_its_records_and_the_last_offset() -> None:
     assert (batch.follows, batch.timestamp) == (10, (1_764_000_000_000 + 12) / 1000)
     assert batch.serialized_value_size == 10 + 11 + 12
     assert batch.generation_id == 3 and batch.tp == PARTITION
+
+
+def test_a_seek_runs_in_the_consumer_thread() -> None:
+    """aiokafka's fetcher is not thread-safe: faust's seek from the app's thread once deleted
+    fetched records the consumer thread was draining (KeyError, the worker crashed)."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="consumer-thread", daemon=True)
+    thread.start()
+    seen: list[tuple[str, TP, int]] = []
+
+    def seek(tp: TP, offset: int) -> None:
+        seen.append((threading.current_thread().name, tp, offset))
+
+    consumer = _consumer()
+    consumer._thread = SimpleNamespace(thread_loop=loop, seek=seek)  # type: ignore[assignment]
+    try:
+        asyncio.run(BatchingConsumer._seek(consumer, PARTITION, 42))
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+    assert seen == [("consumer-thread", PARTITION, 42)]
+
+
+def test_a_call_on_a_loop_that_is_not_running_runs_here() -> None:
+    async def main() -> tuple[str, str]:
+        here = await call_on_loop(asyncio.get_running_loop(), lambda: "same loop", 1.0)
+        stopped = await call_on_loop(asyncio.new_event_loop(), lambda: "stopped loop", 1.0)
+        return here, stopped
+
+    assert asyncio.run(main()) == ("same loop", "stopped loop")
+
+
+def test_an_error_in_the_consumer_thread_reaches_the_caller() -> None:
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+
+    def fail() -> None:
+        raise KeyError("revoked")
+
+    try:
+        with pytest.raises(KeyError):
+            asyncio.run(call_on_loop(loop, fail, 5.0))
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
