@@ -5,11 +5,12 @@ around recovery and seeking, known upstream). The records in between are never p
 the committed offset never moves again and the partition's lag stays above zero forever, while
 the worker looks healthy. The transport now re-fetches such jumps itself
 (``pipeline.transport``); this is the backstop. We watch for a partition with lag above zero
-whose committed offset has not moved for ``stall_seconds`` while the sink is not holding a
-batch for an outage, and either every record was fetched or nothing more was fetched in that
-time either (a replacement worker once sat idle on its assignment, in a stress run) — and
-re-read it from its committed offset. Re-reading is safe: records already traced produce the
-same trace ids, which the de-duplication window skips.
+whose committed offset has not moved for ``stall_seconds`` since the sink last held a batch
+for an outage (an outage stops commits and, by back-pressure, fetches), and either every
+record was fetched or nothing more was fetched in that time either (a replacement worker once
+sat idle on its assignment, in a stress run) — and re-read it from its committed offset.
+Re-reading is safe: records already traced produce the same trace ids, which the
+de-duplication window skips.
 """
 
 from __future__ import annotations
@@ -47,6 +48,12 @@ class StallDetector:
         for key in list(self._seen):
             if key not in current:
                 del self._seen[key]
+        if sink_holding:
+            # An outage stops commits and, by back-pressure, fetches: the stall clock starts
+            # again once it is over (a re-read the moment it ended raced the recovery).
+            for state in partitions:
+                self._seen[state.key] = _Seen(state.committed, now, state.fetched, now)
+            return []
         found = []
         for state in partitions:
             seen = self._seen.get(state.key)
@@ -62,7 +69,6 @@ class StallDetector:
                 self.stall_seconds > 0
                 and ((all_fetched and state.committed is not None) or idle)
                 and lag > 0
-                and not sink_holding
                 and now - seen.since >= self.stall_seconds
             ):
                 found.append(state)

@@ -72,3 +72,17 @@ def test_a_partition_never_committed_and_fetching_nothing_is_re_read() -> None:
     idle = state(committed=None, fetched=None, highwater=801)
     assert detector.stalled([idle], now=0, sink_holding=False) == []
     assert detector.stalled([idle], now=10, sink_holding=False) == [idle]
+
+
+def test_the_stall_clock_starts_again_when_an_outage_ends() -> None:
+    """Fetches stop by back-pressure during an outage: the moment it ends is no stall (a
+    re-read then raced the recovery and, with faust's thread-unsafe seek, crashed a worker)."""
+    detector = StallDetector(stall_seconds=10)
+    idle = state(committed=489, fetched=488, highwater=2805)
+    assert detector.stalled([idle], now=0, sink_holding=False) == []
+    for now in range(1, 30):  # a 30 s outage: nothing fetched or committed meanwhile
+        assert detector.stalled([idle], now=now, sink_holding=True) == []
+    assert detector.stalled([idle], now=30, sink_holding=False) == []
+    assert detector.stalled([idle], now=38, sink_holding=False) == []
+    # nothing moved for a full period since the sink last held: now it is a stall
+    assert detector.stalled([idle], now=39, sink_holding=False) == [idle]
