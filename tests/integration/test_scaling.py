@@ -27,6 +27,44 @@ def _kong_partitions(worker: WorkerProcess, topic: str) -> set[int]:
     return {int(p) for p in pattern.findall(worker.metrics())}
 
 
+def _consumed(worker: WorkerProcess) -> float:
+    found = re.search(r"^kong_litefuse_records_consumed_total (\S+)$", worker.metrics(), re.M)
+    return float(found.group(1)) if found else -1.0
+
+
+def _assignments(worker: WorkerProcess) -> int:
+    """How many assignments the worker logged: one more means the group rebalanced."""
+    return worker.log().count('"message":"assigned (generation')
+
+
+_GROUP_EVENTS = re.compile(
+    r"assigned|revok|rebalanc|heartbeat|session|rejoin|join|leave|coordinator|error|warn",
+    re.I,
+)
+
+
+def _group_history(*workers: WorkerProcess) -> str:
+    """Each worker's group events (assignments, revocations, heartbeats, errors) for a report."""
+    lines = []
+    for index, worker in enumerate(workers):
+        lines.append(f"--- worker {index} ({worker.log_path.name}) ---")
+        lines += [line[:400] for line in worker.log().splitlines() if _GROUP_EVENTS.search(line)]
+    return "\n".join(lines[-200:])
+
+
+def _wait_for_split(one: WorkerProcess, two: WorkerProcess, topic: str) -> None:
+    deadline = time.monotonic() + 60
+    mine, theirs = set(), set()
+    while time.monotonic() < deadline:
+        mine, theirs = _kong_partitions(one, topic), _kong_partitions(two, topic)
+        if mine and theirs and not mine & theirs and mine | theirs == {0, 1, 2, 3}:
+            return
+        time.sleep(1)
+    assert mine and theirs, "one worker got no partition\n" + _group_history(one, two)
+    assert not mine & theirs, "a partition is owned twice\n" + _group_history(one, two)
+    assert mine | theirs == {0, 1, 2, 3}, _group_history(one, two)
+
+
 def test_two_workers_share_partitions_and_process_each_record_once(
     kafka_bootstrap: str,
     names: Names,
@@ -34,32 +72,39 @@ def test_two_workers_share_partitions_and_process_each_record_once(
     worker_env: dict[str, str],
     start_worker,
 ) -> None:
+    """Both workers consume while they share the partitions, and no record is traced twice.
+
+    A group may rebalance on its own (a member that misses heartbeats on a loaded machine is
+    evicted, and its partitions move): a round in which either worker logged a new assignment
+    cannot show the split, so it is repeated once; exactly-once is checked over all rounds.
+    """
     one = start_worker(worker_env, name="one")
     two = start_worker({**worker_env, "WORKER_WEB_PORT": str(free_port())}, name="two")
     one.wait_ready()
     two.wait_ready()
-    deadline = time.monotonic() + 60
-    mine, theirs = set(), set()
-    while time.monotonic() < deadline:
-        mine, theirs = _kong_partitions(one, names.kong), _kong_partitions(two, names.kong)
-        if mine and theirs and mine | theirs == {0, 1, 2, 3}:
-            break
-        time.sleep(1)
-    assert mine and theirs, "one worker got no partition"
-    assert not mine & theirs, "a partition is owned twice"
-    assert mine | theirs == {0, 1, 2, 3}
-
-    publish(kafka_bootstrap, names.kong, kong_values(1000))
-    ids = receiver.wait_for_traces(1000, timeout=90)
-    time.sleep(2)
-    ids = receiver.trace_ids()
-    assert len(set(ids)) == 1000 and len(ids) == 1000
-    consumed = [
-        float(m.group(1))
-        for w in (one, two)
-        if (m := re.search(r"^kong_litefuse_records_consumed_total (\S+)$", w.metrics(), re.M))
-    ]
-    assert len(consumed) == 2 and all(c > 0 for c in consumed) and sum(consumed) == 1000
+    sent = 0
+    for attempt in range(2):
+        _wait_for_split(one, two, names.kong)
+        before = [(_assignments(w), _consumed(w)) for w in (one, two)]
+        publish(kafka_bootstrap, names.kong, kong_values(1000, start=sent))
+        sent += 1000
+        receiver.wait_for_traces(sent, timeout=90)
+        time.sleep(2)  # let any stray duplicate arrive before counting
+        ids = receiver.trace_ids()
+        assert len(ids) == sent and len(set(ids)) == sent, _group_history(one, two)
+        after = [(_assignments(w), _consumed(w)) for w in (one, two)]
+        consumed = [a[1] - b[1] for a, b in zip(after, before, strict=True)]
+        assert sum(consumed) == 1000, (consumed, _group_history(one, two))
+        if all(c > 0 for c in consumed):
+            return
+        rebalanced = [a[0] != b[0] for a, b in zip(after, before, strict=True)]
+        assert any(rebalanced), (
+            f"one worker consumed nothing ({consumed}) without a rebalance\n"
+            + _group_history(one, two)
+        )
+        print(f"round {attempt}: the group rebalanced ({consumed}); once more\n")
+        print(_group_history(one, two))
+    raise AssertionError("the group rebalanced in both rounds\n" + _group_history(one, two))
 
 
 def _topics_cli(bootstrap: str, names: Names, *args: str) -> subprocess.CompletedProcess[str]:
