@@ -7,21 +7,30 @@ the usage is always flagged ``estimated`` so nobody mistakes it for a provider c
 
 from __future__ import annotations
 
+import importlib.machinery
+import importlib.util
+import logging
 import re
+import sys
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any, Protocol
 
 from pipeline.enrich.providers.base import strings
 from pipeline.trace import Usage
 
-if TYPE_CHECKING:
-    import bpe_openai
+log = logging.getLogger(__name__)
 
 _O200K = re.compile(r"^(?:gpt-4o|gpt-4\.1|gpt-4\.5|gpt-5|o\d|chatgpt-4o|gpt-oss|codex)")
 # Beyond this many characters we count a prefix and scale: bounded time for huge payloads.
 MAX_CHARS = 200_000
 # OpenAI's chat format costs ~3 tokens per message plus 3 to prime the reply.
 _PER_MESSAGE = 3
+_NATIVE = "bpe_openai._bindings"
+
+
+class Tokenizer(Protocol):
+    def count(self, text: str) -> int: ...
 
 
 def encoding_name(model: str | None) -> str:
@@ -30,21 +39,64 @@ def encoding_name(model: str | None) -> str:
     return "o200k_base" if _O200K.match(name) else "cl100k_base"
 
 
-@lru_cache(maxsize=4)
-def _encoding(name: str) -> bpe_openai.Encoding:
-    # Imported on first use: importing bpe-openai alone costs ~70 MB (it loads every bundled
-    # vocabulary as Python dicts), which a worker whose providers report usage never needs.
-    import bpe_openai
-    from bpe_openai import registry
+def _native_core() -> Any:
+    """bpe-openai's native module, loaded without running its Python package.
 
-    encoding = bpe_openai.get_encoding(name)
-    # The native encoding is built; the Python rank tables it was built from are not needed
-    # again (~35 MB per vocabulary), but bpe-openai caches them forever.
-    for cached in ("_load_mergeable_ranks", "cl100k_base", "o200k_base", "voyage3_base"):
-        clear = getattr(getattr(registry, cached, None), "cache_clear", None)
-        if clear is not None:
-            clear()
-    return encoding
+    Importing the package builds all three bundled vocabularies as Python dicts (~67 MB of a
+    worker's memory, measured) for its tiktoken-style API; the native tokenizers carry their
+    own and never use them. Registered under its usual name, so a later ``import bpe_openai``
+    reuses it.
+    """
+    loaded = sys.modules.get(_NATIVE)
+    if loaded is not None:
+        return loaded
+    spec = importlib.util.find_spec("bpe_openai")  # finds the package without importing it
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("bpe-openai is not installed")
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+        path = folder / f"_bindings{suffix}"
+        if path.is_file():
+            loader = importlib.machinery.ExtensionFileLoader(_NATIVE, str(path))
+            native_spec = importlib.util.spec_from_file_location(_NATIVE, path, loader=loader)
+            if native_spec is None:
+                break
+            module = importlib.util.module_from_spec(native_spec)
+            loader.exec_module(module)
+            sys.modules[_NATIVE] = module
+            return module
+    raise ImportError(f"no native bpe-openai module in {folder}")
+
+
+class _Public:
+    """The tiktoken-style API, if the native module cannot be loaded on its own."""
+
+    def __init__(self, name: str) -> None:
+        import bpe_openai
+
+        self._encoding = bpe_openai.get_encoding(name)
+
+    def count(self, text: str) -> int:
+        return len(self._encoding.encode_ordinary(text))
+
+
+@lru_cache(maxsize=4)
+def _tokenizer(name: str) -> Tokenizer:
+    # Loaded on first use: a worker whose providers report usage never needs a vocabulary.
+    try:
+        tokenizer: Tokenizer = _native_core().tokenizer_for_encoding(name)
+    except Exception as exc:  # a bpe-openai release that moved its native module
+        log.warning("bpe-openai's native tokenizer did not load (%s); using its Python API", exc)
+        tokenizer = _Public(name)
+    return tokenizer
+
+
+def _count(text: str, encoding: str) -> int:
+    tokenizer = _tokenizer(encoding)
+    try:
+        return tokenizer.count(text)
+    except UnicodeEncodeError:  # lone surrogates (JSON allows them): count them as U+FFFD
+        return tokenizer.count(text.encode("utf-16", "surrogatepass").decode("utf-16", "replace"))
 
 
 def count_text(text: str, encoding: str = "cl100k_base") -> int:
@@ -52,8 +104,8 @@ def count_text(text: str, encoding: str = "cl100k_base") -> int:
     if not text:
         return 0
     if len(text) <= MAX_CHARS:
-        return len(_encoding(encoding).encode_ordinary(text))
-    head = len(_encoding(encoding).encode_ordinary(text[:MAX_CHARS]))
+        return _count(text, encoding)
+    head = _count(text[:MAX_CHARS], encoding)
     return round(head * len(text) / MAX_CHARS)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ from pipeline.enrich.cost import (
     compute_cost,
     load_price_file,
     price_book,
+    resolve,
 )
 from pipeline.trace import Usage
 
@@ -113,10 +113,11 @@ def test_price_file_formats(tmp_path: Path) -> None:
     assert price_book({"models": {}}).find("acme") is None
 
 
-def test_cost_lookup_is_cached_and_fast() -> None:
-    compute_cost("gpt-4o-mini", "openai", USAGE)
-    start = time.perf_counter()
-    for _ in range(2000):
-        compute_cost("gpt-4o-mini", "openai", USAGE)
-    per_call = (time.perf_counter() - start) / 2000
-    assert per_call < 100e-6, f"{per_call * 1e6:.1f} µs per cost"
+def test_model_resolution_is_cached() -> None:
+    """The genai-prices lookup is the slow part: it runs once per model, not per record
+    (speed itself is measured by ``kong-litefuse bench enrich``, not by a timed test)."""
+    first = compute_cost("gpt-4o-mini", "openai", USAGE)
+    hits = resolve.cache_info().hits
+    for _ in range(5):
+        assert compute_cost("gpt-4o-mini", "openai", USAGE) == first
+    assert resolve.cache_info().hits >= hits + 5
