@@ -117,6 +117,7 @@ def create_app(
         broker_credentials=faust_credentials(settings),
         # events are record batches now: the setting counts records
         stream_buffer_maxsize=max(2, settings.stream_buffer_maxsize // batch_records),
+        consumer_max_fetch_size=settings.kafka_max_partition_fetch_bytes,
         logging_config=logging_config(settings.log_level, settings.log_format),
     )
     if settings.kafka_producer_max_batch_bytes:
@@ -239,7 +240,7 @@ def create_app(
         # enriched; the batch is acknowledged once Kafka has them all (at-least-once: a crash
         # before that re-enriches it, and the sink's window drops the repeats).
         events = stream.noack()  # type: ignore[attr-defined]  # missing from StreamT
-        in_flight = asyncio.Semaphore(8)
+        in_flight = asyncio.Semaphore(settings.enrich_max_in_flight)
         publishing: set[asyncio.Future[None]] = set()
 
         async def publish(event: EventT[bytes], records: list[Outgoing]) -> None:

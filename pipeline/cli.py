@@ -81,6 +81,10 @@ def worker(
     from pipeline.ops.topics import ensure_topics, pipeline_topics
 
     settings = _settings()
+    if settings.worker_tune_malloc:
+        from pipeline.allocator import tune_allocator
+
+        tune_allocator()  # before any thread starts: arenas are per thread
     with bootstrap_servers(settings) as (bootstrap, embedded):
         update: dict[str, object] = {"kafka_bootstrap_servers": bootstrap}
         if embedded:

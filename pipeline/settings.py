@@ -96,6 +96,20 @@ class Settings(BaseSettings):
         description="Longest the broker may hold a fetch waiting for records (faust's 1,500 ms "
         "added seconds of latency at low traffic).",
     )
+    kafka_max_partition_fetch_bytes: int = Field(
+        default=1024 * 1024,
+        ge=64 * 1024,
+        description="Most bytes one fetch takes from a partition (faust's "
+        "consumer_max_fetch_size): with the partitions a worker owns, what it holds of fetched "
+        "records.",
+    )
+    enrich_max_in_flight: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="Enriched batches being produced to the traces topic while the next is "
+        "enriched: each holds its traces until Kafka acknowledges them.",
+    )
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
     kafka_sasl_username: str | None = None
@@ -280,6 +294,11 @@ class Settings(BaseSettings):
     # --- worker --------------------------------------------------------------------------------
     worker_web_host: str = Field(default="127.0.0.1", description="Bind host of /metrics.")
     worker_web_port: int = Field(default=6066, ge=0, le=65535)
+    worker_tune_malloc: bool = Field(
+        default=True,
+        description="Set glibc's malloc arenas and thresholds so memory follows the work in "
+        "flight (pipeline/allocator.py); MALLOC_* variables in the environment win.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = Field(
         default="json", description="Worker logs: JSON lines (with trace ids) or text."
