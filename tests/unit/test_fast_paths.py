@@ -13,6 +13,7 @@ import string
 import sys
 from typing import Any
 
+import orjson
 import pytest
 from pydantic import BaseModel
 
@@ -291,3 +292,28 @@ def test_assembled_models_are_the_validated_ones() -> None:
                     assert _strict(part, _validated(part)), type(part).__name__
                     checked += 1
     assert checked > 300
+
+
+def test_trace_json_is_orjson_over_the_json_dump() -> None:
+    """Trace.to_json uses pydantic-core's JSON writer: the bytes the plain way gives."""
+    from pipeline.bench.mix import generate_labelled
+
+    values = list(inputs().values()) + [value for _, value in generate_labelled(600, 3)]
+    checked = 0
+    for value in values:
+        try:
+            records = parse_records(value)
+        except RecordError:
+            continue
+        for options in OPTION_SETS.values():
+            for record in records:
+                try:
+                    trace = enrich(record, options, None, content=value)
+                except RecordError:
+                    continue
+                if isinstance(trace, Skipped):
+                    continue
+                plain = orjson.dumps(trace.model_dump(mode="json", exclude_none=True))
+                assert trace.to_json() == plain
+                checked += 1
+    assert checked > 1000
