@@ -188,8 +188,9 @@ class Settings(BaseSettings):
     stream_buffer_maxsize: int = Field(
         default=1000,
         ge=10,
-        description="Records faust buffers per partition before it pauses fetching: with the "
-        "batch size, the bound on a worker's memory while Litefuse is down.",
+        description="Records an agent's stream buffers (per topic, in whole batches of "
+        "KAFKA_BATCH_MAX_RECORDS, at least 2) before faust pauses fetching the partition that "
+        "filled it: the bound on a worker's memory while Litefuse is down.",
     )
     dedup_window_seconds: float = Field(
         default=3600.0,
