@@ -4,9 +4,10 @@ A worker's large buffers are short-lived and made in several threads: fetched re
 (aiokafka's consumer thread), Kong values and trace JSON (the app's thread), produce queues
 (librdkafka's threads). With glibc's defaults each thread gets its own arena, and after the
 first large buffer is freed the mmap threshold rises to its size, so later ones come from the
-arenas and stay there once freed: measured with ``bench e2e`` (30,000 records, one worker),
-peak RSS 298 and 312 MB with the defaults against 257 and 250 MB with the settings below, at
-the same throughput within the run-to-run noise.
+arenas and stay there once freed. Measured with ``bench e2e`` (30,000 records, one worker,
+alternating runs, the settings below alone): peak RSS 300 and 286 MB with glibc's defaults
+against 264 and 263 MB; throughput within the run-to-run noise. BENCHMARKS.md has these
+together with the smaller fetches and fewer batches in flight.
 
 The settings are the ones glibc documents as ``MALLOC_ARENA_MAX``, ``MALLOC_MMAP_THRESHOLD_``
 and ``MALLOC_TRIM_THRESHOLD_``; one set in the environment is left as it is.
