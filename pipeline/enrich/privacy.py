@@ -94,23 +94,20 @@ def redact_text(text: str) -> str:
     """Scrub credential pairs, header lines, query arguments and bare tokens from text."""
     if not _MAYBE.search(text):
         return text
-    lowered = text.lower()
-    if _clean(text, lowered):
-        return text
-    # Each pattern runs only when its own prerequisites are in the text: on long prompts the
-    # patterns cost ~100 µs each, and prose that mentions a "key" rarely holds a JSON pair.
-    # (A substitution only inserts REDACTED, which never creates a later pattern's match.)
-    folded = not lowered.isascii() and any(char in text for char in _FOLDS)
-    names = folded or any(part in lowered for part in _NAME_PARTS)
-    if names and (folded or _QUOTE_COLON.search(text)):
+    needs = _patterns_for(text)
+    return _redact(text, needs) if needs else text
+
+
+def _redact(text: str, needs: int) -> str:
+    """Run the patterns in ``needs`` (a substitution only inserts REDACTED, which never creates
+    a later pattern's match, so the gates of the original text stand)."""
+    if needs & _JSON:
         text = _JSON_PAIR.sub(lambda m: f"{m.group(1)}{_quoted(m.group(3), m.group('q'))}", text)
-    if "=" in text and (names or "code" in lowered or "session" in lowered):
+    if needs & _QUERY:
         text = _QUERY_PAIR.sub(lambda m: m.group(1) + REDACTED, text)
-    if ":" in text and (
-        folded or "authorization" in lowered or "cookie" in lowered or "api-key" in lowered
-    ):
+    if needs & _HEADER:
         text = _HEADER_LINE.sub(lambda m: m.group(1) + REDACTED, text)
-    if folded or _may_hold_token(lowered):
+    if needs & _TOKEN:
         text = _TOKENS.sub(redact_token, text)
     return text
 
@@ -133,15 +130,23 @@ def redact_token(match: re.Match[str]) -> str:
 
 # A JSON pair's name is followed by its closing quote and a colon.
 _QUOTE_COLON = re.compile(r'"\s*:')
-# What a bare token needs (lower-cased): "gh" alone is in every other English word.
-_TOKEN_HINTS = ("bearer", "basic", "sk-", "pk-", "rk-", "aiza", "akia", "xox", "eyj")
 _GITHUB = re.compile(r"gh[pousr]_")
 
 
 def _may_hold_token(lowered: str) -> bool:
-    """Whether lower-cased text has what a :data:`_TOKENS` match needs (folds aside)."""
-    return any(part in lowered for part in _TOKEN_HINTS) or (
-        "_" in lowered and _GITHUB.search(lowered) is not None
+    """Whether lower-cased text has what a :data:`_TOKENS` match needs (folds aside).
+
+    "gh" alone is in every other English word, hence the regex for GitHub's prefixes.
+    """
+    return (
+        "bearer" in lowered
+        or "basic" in lowered
+        or ("k-" in lowered and ("sk-" in lowered or "pk-" in lowered or "rk-" in lowered))
+        or "aiza" in lowered
+        or "akia" in lowered
+        or "xox" in lowered
+        or "eyj" in lowered
+        or ("_" in lowered and _GITHUB.search(lowered) is not None)
     )
 
 
@@ -248,32 +253,41 @@ def _unchanged(value: Any, strings: list[str]) -> bool:
 _NAME_PARTS = ("key", "token", "secret", "passw", "auth", "cookie", "credential", "sig", "jwt")
 # Characters re's IGNORECASE matches to an ASCII letter but str.lower() does not turn into it.
 _FOLDS = ("\u0130", "\u0131", "\u017f")
+# The patterns, as bits of what _patterns_for returns.
+_JSON, _QUERY, _HEADER, _TOKEN = 1, 2, 4, 8
+_ALL = _JSON | _QUERY | _HEADER | _TOKEN
 
 
-def _clean(text: str, lowered: str | None = None) -> bool:
-    """True when redact_text leaves ``text`` (and so each of its substrings) as it is.
+def _patterns_for(text: str) -> int:
+    """The patterns that could change ``text``: each one's prerequisites, found by substring
+    searches of the lower-cased text (a quote, a colon and a secret name for JSON pairs, "=" and
+    a name for query arguments, ":" and a header name for header lines, a token's prefix).
 
-    Cheaper than running the patterns: a few substring searches of the lower-cased text for
-    what each pattern cannot match without (a quote and a secret name for JSON pairs, "=" and a
-    name for query arguments, ":" and a header name for header lines, a token's prefix).
+    One pass per fact, each fact found once: on long prompts these searches, not the patterns,
+    are most of the cost of scrubbing, and substring search is several times faster than a
+    case-insensitive regex. Searches that must fail on clean text come last.
     """
-    if lowered is None:
-        lowered = text.lower()
+    lowered = text.lower()
     if not lowered.isascii() and any(char in text for char in _FOLDS):
-        return False
-    if _may_hold_token(lowered):
-        return False
-    if ":" in lowered and (
-        "authorization" in lowered or "cookie" in lowered or "api-key" in lowered
-    ):
-        return False
-    if '"' in lowered or "=" in lowered:
-        for part in _NAME_PARTS:
-            if part in lowered:
-                return False
-        if "=" in lowered and ("code" in lowered or "session" in lowered):
-            return False
-    return True
+        return _ALL
+    needs = _TOKEN if _may_hold_token(lowered) else 0
+    colon = ":" in text
+    if colon and ("authorization" in lowered or "cookie" in lowered or "api-key" in lowered):
+        needs |= _HEADER
+    quoted = colon and '"' in text
+    equals = "=" in text
+    if quoted or equals:
+        names = any(part in lowered for part in _NAME_PARTS)
+        if names and quoted and _QUOTE_COLON.search(text):
+            needs |= _JSON
+        if equals and (names or "code" in lowered or "session" in lowered):
+            needs |= _QUERY
+    return needs
+
+
+def _clean(text: str) -> bool:
+    """True when redact_text leaves ``text`` (and so each of its substrings) as it is."""
+    return not _MAYBE.search(text) or not _patterns_for(text)
 
 
 def _scrubbed(value: Any) -> Any:

@@ -66,3 +66,20 @@ def test_unknown_sizes_and_statuses_are_unknown_not_dead_letters() -> None:
 def test_a_null_header_is_absent_not_the_text_none() -> None:
     (record,) = parse_records(_chat_record(request__headers={"x-user-id": None, "x-n": 1}))
     assert record.request.headers == {"x-n": "1"}
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"x-user-id": "u1", "content-type": "a/b"}, {"x-user-id": "u1", "content-type": "a/b"}),
+        ({"X-User-Id": "u1", "content-type": "a/b"}, {"x-user-id": "u1", "content-type": "a/b"}),
+        ({"x-user-id": "u1", "ÄCCEPT": "x"}, {"x-user-id": "u1", "äccept": "x"}),
+        ({"x-1": "a", "X-ΑΣ": "b"}, {"x-1": "a", "x-ας": "b"}),
+        ({}, {}),
+    ],
+)
+def test_header_names_are_lower_cased(headers: dict[str, str], expected: dict[str, str]) -> None:
+    """Kong writes them lower-cased; custom fields and other producers may not."""
+    (record,) = parse_records(_chat_record(request__headers=headers, response__headers=headers))
+    assert record.request.headers == expected
+    assert record.response.headers == expected
