@@ -25,16 +25,23 @@ from pipeline.delivery.deadletter import DeadLetter, dead_letter_headers
 from pipeline.delivery.dedup import DedupWindow
 from pipeline.delivery.deliverer import Deliverer, DeliveryReport
 from pipeline.delivery.stalls import PartitionState, StallDetector
-from pipeline.enrich import EnrichOptions, Skipped, enrich
+from pipeline.enrich.pool import EnrichPool, Pending
 from pipeline.enrich.privacy import redact_bytes
+from pipeline.enrich.stage import (
+    Dropped,
+    KafkaValue,
+    Outcome,
+    StageConfig,
+    Traced,
+    enrich_options,
+    run_stage,
+)
 from pipeline.kafka import BatchProducer, Outgoing, client_config, faust_credentials
-from pipeline.kong import RecordError, parse_records
 from pipeline.logs import logging_config
 from pipeline.settings import Settings, load_settings
 from pipeline.sinks import Sink, build_sink
-from pipeline.sinks.batching import fit_trace
-from pipeline.sinks.routing import LitefuseRoute, route_for, route_topic
-from pipeline.trace import SourceRef, Trace
+from pipeline.sinks.routing import LitefuseRoute, route_topic
+from pipeline.trace import Trace
 from pipeline.transport import PipelineApp, RecordBatch
 
 log = logging.getLogger("pipeline")
@@ -48,41 +55,19 @@ def faust_broker_url(bootstrap_servers: str) -> str:
     return f"{transport.SCHEME}://{hosts}"
 
 
-def enrich_options(settings: Settings) -> EnrichOptions:
-    """Build the enrichment options once per process (reads the price file, loads plugins)."""
-    from pipeline.enrich.options import build_options
-
-    return build_options(
-        environment=settings.langfuse_environment,
-        release=settings.langfuse_release,
-        trace_name=settings.trace_name,
-        payload_mode=settings.payload_mode,
-        payload_max_chars=settings.payload_max_chars,
-        mask_patterns=settings.mask_patterns,
-        sample_rate=settings.sample_rate,
-        sample_rates=settings.sample_rates,
-        price_override_file=settings.price_override_file,
-        model_aliases=settings.model_aliases,
-        custom_providers=settings.custom_providers,
-        vllm_services=settings.vllm_services,
-        provider_plugins=settings.provider_plugins,
-        estimate_tokens=settings.estimate_tokens,
-        environment_from_request=settings.environment_from_request,
-    )
+__all__ = ["count_trace", "create_app", "enrich_options", "faust_broker_url"]
 
 
-def count_trace(trace: Trace) -> None:
+def count_trace(traced: Traced) -> None:
     """Traces, tokens and cost by provider and model (bounded label sets)."""
-    provider = metrics.provider_label(trace.metadata.get("provider"))
-    model = metrics.model_label(trace.generation.model)
+    provider = metrics.provider_label(traced.provider)
+    model = metrics.model_label(traced.model)
     metrics.traces_published.labels(provider).inc()
-    usage = trace.generation.usage
-    if usage is not None:
-        for kind, value in (("input", usage.input), ("output", usage.output)):
-            if value:
-                metrics.tokens.labels(provider, model, kind).inc(value)
-    if trace.generation.cost is not None and trace.generation.cost.total:
-        metrics.cost_usd.labels(provider, model).inc(trace.generation.cost.total)
+    for kind, value in (("input", traced.input_tokens), ("output", traced.output_tokens)):
+        if value:
+            metrics.tokens.labels(provider, model, kind).inc(value)
+    if traced.cost_usd:
+        metrics.cost_usd.labels(provider, model).inc(traced.cost_usd)
 
 
 def create_app(
@@ -123,7 +108,9 @@ def create_app(
     if settings.kafka_producer_max_batch_bytes:
         app.conf.producer_max_batch_size = settings.kafka_producer_max_batch_bytes
     kong_topic = app.topic(settings.kong_log_topic, value_type=bytes, key_type=bytes)
-    options = enrich_options(settings)
+    # Enrichment runs here, or in helper processes that build their own configuration.
+    pool = EnrichPool(settings, settings.enrich_processes) if settings.enrich_processes else None
+    stage = None if pool else StageConfig.from_settings(settings)
     routes = settings.langfuse_routes
     # One traces topic per destination: the default one, then one per route.
     traces_topics = {
@@ -152,6 +139,8 @@ def create_app(
 
     @app.on_before_shutdown.connect
     async def close_producer(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        if pool is not None:
+            pool.close()
         for each in producers:
             left = each.close()
             if left:
@@ -182,56 +171,35 @@ def create_app(
         headers: list[tuple[str, str | bytes | None]] = [*dead_letter_headers(letter)]
         return (topic, letter.key, redact_bytes(letter.value), headers)
 
-    # Room for the key, headers and batch framing under the broker's limit.
-    max_trace_bytes = settings.kafka_max_message_bytes - 16_384
-
-    def enrich_batch(batch: RecordBatch) -> list[Outgoing]:
-        """Traces and dead letters for one run of Kong records: pure work, no awaiting."""
+    def outgoing(batch: RecordBatch, outcomes: list[Outcome]) -> list[Outgoing]:
+        """The records to produce for a batch's outcomes: traces and dead letters, counted."""
         out: list[Outgoing] = []
         dlq = settings.dead_letter_topic
-        metrics.records_consumed.inc(len(batch.records))
-        for message in batch.records:
-            raw: bytes = message.value or b""
-            try:
-                records = parse_records(raw)
-            except RecordError as exc:
-                out.append(
-                    dead_letter_record(dlq, DeadLetter.from_message("enrich", str(exc), message))
-                )
-                continue
-            for index, record in enumerate(records):
-                source = SourceRef(
-                    topic=message.topic,
-                    partition=message.partition,
-                    offset=message.offset,
-                    index=index,
-                )
-                try:
-                    result = enrich(record, options, source)
-                except RecordError as exc:
-                    letter = DeadLetter.from_message("enrich", str(exc), message, index)
-                    out.append(dead_letter_record(dlq, letter))
-                    continue
-                except Exception as exc:  # a bug must cost one record, not the pipeline
-                    log.exception("enrichment failed at %s@%s", message.partition, message.offset)
-                    reason = f"internal error: {type(exc).__name__}: {exc}"
-                    letter = DeadLetter.from_message("enrich", reason, message, index)
-                    out.append(dead_letter_record(dlq, letter))
-                    continue
-                if isinstance(result, Skipped):
-                    metrics.records_skipped.labels(result.reason).inc()
-                    continue
-                value = result.to_json()
-                if len(value) > max_trace_bytes:
-                    result, value = _fit_for_kafka(result, max_trace_bytes)
-                    if len(value) > max_trace_bytes:
-                        reason = f"trace too large for Kafka even truncated: {len(value)} bytes"
-                        letter = DeadLetter.from_message("enrich", reason, message, index)
-                        out.append(dead_letter_record(dlq, letter))
-                        continue
-                count_trace(result)
-                topic = route_topic(settings.traces_topic, route_for(result, routes))
-                out.append((topic, result.id.encode(), value, None))
+        for outcome in outcomes:
+            if isinstance(outcome, Traced):
+                if outcome.truncated:
+                    log.warning(
+                        "trace %s is larger than a Kafka record may be; its largest fields "
+                        "were truncated",
+                        outcome.key.decode(),
+                        extra={"trace_id": outcome.key.decode()},
+                    )
+                    metrics.traces_truncated.inc()
+                count_trace(outcome)
+                out.append((outcome.topic, outcome.key, outcome.value, None))
+            elif isinstance(outcome, Dropped):
+                metrics.records_skipped.labels(outcome.reason).inc()
+            else:
+                message = batch.records[outcome.message]
+                if outcome.error:
+                    log.error(
+                        "enrichment failed at %s@%s:\n%s",
+                        message.partition,
+                        message.offset,
+                        outcome.error,
+                    )
+                letter = DeadLetter.from_message("enrich", outcome.reason, message, outcome.index)
+                out.append(dead_letter_record(dlq, letter))
         return out
 
     @app.agent(kong_topic, name="enrich")
@@ -256,16 +224,47 @@ def create_app(
             finally:
                 in_flight.release()
 
-        async for event in events.events():
-            message = event.message
-            if not isinstance(message, RecordBatch):  # only if the transport is not ours
-                message = _single(message)
-            records = enrich_batch(message)
+        async def settle(event: EventT[bytes], batch: RecordBatch, done: list[Outcome]) -> None:
+            records = outgoing(batch, done)
             await in_flight.acquire()
             task = asyncio.ensure_future(publish(event, records))
             publishing.add(task)
             task.add_done_callback(publishing.discard)
-            yield None
+
+        if pool is None:
+            assert stage is not None
+            async for event in events.events():
+                batch = _batch_of(event)
+                await settle(event, batch, run_stage(_consumed(batch), stage))
+                yield None
+            return
+
+        # In helper processes: the next batches are enriched while this one is settled.
+        submitted = asyncio.Semaphore(pool.depth)
+        queue: asyncio.Queue[tuple[EventT[bytes], RecordBatch, Pending]] = asyncio.Queue()
+
+        async def settle_in_order() -> None:
+            while True:
+                event, batch, pending = await queue.get()
+                try:
+                    done = await pool.result(pending)
+                finally:
+                    submitted.release()
+                await settle(event, batch, done)
+
+        settler = asyncio.ensure_future(settle_in_order())
+        # if settling fails, wake the loop below so it raises instead of waiting forever
+        settler.add_done_callback(lambda _: submitted.release())
+        try:
+            async for event in events.events():
+                batch = _batch_of(event)
+                await submitted.acquire()
+                if settler.done():  # a bug in settling: stop here, not silently
+                    settler.result()
+                queue.put_nowait((event, batch, pool.submit(_consumed(batch))))
+                yield None
+        finally:
+            settler.cancel()
 
     windows: list[DedupWindow] = []
     deliverers: list[Deliverer] = []
@@ -448,20 +447,6 @@ def create_app(
     return app
 
 
-def _fit_for_kafka(trace: Trace, limit: int) -> tuple[Trace, bytes]:
-    """A trace over the broker's record limit, with its largest fields truncated (a marker says
-    how much was cut), and its JSON. Without this one huge Kong record would stall its
-    partition: Kafka refuses the record on every retry."""
-    fitted = fit_trace(trace, lambda t: len(t.to_json()), limit)
-    log.warning(
-        "trace %s is larger than a Kafka record may be; its largest fields were truncated",
-        trace.id,
-        extra={"trace_id": trace.id},
-    )
-    metrics.traces_truncated.inc()
-    return fitted, fitted.to_json()
-
-
 class _Unsettled:
     """A record-batch event and how many of its traces are not settled yet."""
 
@@ -470,6 +455,19 @@ class _Unsettled:
     def __init__(self, event: EventT[bytes], remaining: int) -> None:
         self.event = event
         self.remaining = remaining
+
+
+def _batch_of(event: EventT[bytes]) -> RecordBatch:
+    message = event.message
+    if isinstance(message, RecordBatch):
+        return message
+    return _single(message)  # only if the transport is not ours
+
+
+def _consumed(batch: RecordBatch) -> list[KafkaValue]:
+    """Count a batch as consumed; the stage's view of its messages."""
+    metrics.records_consumed.inc(len(batch.records))
+    return [KafkaValue(m.value, m.topic, m.partition, m.offset) for m in batch.records]
 
 
 def _single(message: Any) -> RecordBatch:

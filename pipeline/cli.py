@@ -266,7 +266,7 @@ def replay(
     ] = None,
 ) -> None:
     """Re-run a range of a topic through enrichment onto the traces topic (the sink delivers)."""
-    from pipeline.app import enrich_options
+    from pipeline.enrich.stage import enrich_options
     from pipeline.ops.replay import (
         ReplayFilter,
         ReplayRequest,

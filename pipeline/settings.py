@@ -110,6 +110,13 @@ class Settings(BaseSettings):
         description="Enriched batches being produced to the traces topic while the next is "
         "enriched: each holds its traces until Kafka acknowledges them.",
     )
+    enrich_processes: int = Field(
+        default=0,
+        ge=0,
+        le=16,
+        description="Helper processes that enrich record batches while the worker fetches, "
+        "produces and delivers (0: enrich in the worker). One uses a second core.",
+    )
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
     kafka_sasl_username: str | None = None

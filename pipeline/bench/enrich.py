@@ -123,7 +123,7 @@ class EnrichBenchResult:
 
 def worker_options() -> EnrichOptions:
     """The options the worker builds from its settings (environment and config file)."""
-    from pipeline.app import enrich_options
+    from pipeline.enrich.stage import enrich_options
     from pipeline.settings import load_settings
 
     return enrich_options(load_settings())

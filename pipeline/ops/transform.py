@@ -18,8 +18,8 @@ from typing import Any, Literal, TextIO
 import orjson
 from google.protobuf import json_format
 
-from pipeline.app import enrich_options
 from pipeline.enrich import Skipped, enrich
+from pipeline.enrich.stage import enrich_options
 from pipeline.kong import RecordError, parse_records
 from pipeline.settings import Settings
 from pipeline.sinks.legacy import encode_events

@@ -21,14 +21,17 @@ def _publish_examples(bootstrap: str, topic: str) -> int:
     return publish(bootstrap, topic, values)
 
 
+# ENRICH_PROCESSES=1: enrichment in a helper process, counted and dead-lettered by the worker.
+@pytest.mark.parametrize("enrich_processes", ["0", "1"])
 def test_records_arrive_as_otlp_spans_and_malformed_goes_to_dlq(
     kafka_bootstrap: str,
     names: Names,
     receiver: LitefuseReceiver,
     worker_env: dict[str, str],
     start_worker,
+    enrich_processes: str,
 ) -> None:
-    worker = start_worker(worker_env)
+    worker = start_worker({**worker_env, "ENRICH_PROCESSES": enrich_processes})
     worker.wait_ready()
     _publish_examples(kafka_bootstrap, names.kong)
 
@@ -158,18 +161,22 @@ def test_wrong_keys_are_reported_and_nothing_is_acknowledged(
     assert "sk-lf-wrong-key-123456" not in log
 
 
+@pytest.mark.parametrize("enrich_processes", ["0", "1"])
 def test_a_trace_too_large_for_a_kafka_record_is_truncated_not_stalled(
     kafka_bootstrap: str,
     names: Names,
     receiver: LitefuseReceiver,
     worker_env: dict[str, str],
     start_worker,
+    enrich_processes: str,
 ) -> None:
     from tests.factories import kong_record
 
     # A 150 KB completion appears twice in the trace (trace and generation output): over the
     # 200 KB record limit set here, as a multi-MB body would be over a broker's 1 MB default.
-    worker = start_worker({**worker_env, "KAFKA_MAX_MESSAGE_BYTES": "200000"})
+    worker = start_worker(
+        {**worker_env, "KAFKA_MAX_MESSAGE_BYTES": "200000", "ENRICH_PROCESSES": enrich_processes}
+    )
     worker.wait_ready()
     big = kong_record(1)
     body = json.loads(big["response"]["body"])
