@@ -121,7 +121,7 @@ def _status_mb(pid: int, field: str) -> float:
     return 0.0
 
 
-def _descendants(pid: int) -> list[int]:
+def descendants(pid: int) -> list[int]:
     """The processes a worker started (its enrich helpers, multiprocessing's tracker), found
     through each process's parent in ``/proc/<pid>/stat``."""
     children: dict[int, list[int]] = {}
@@ -144,7 +144,7 @@ def _descendants(pid: int) -> list[int]:
 def _worker_mb(pid: int, field: str) -> float:
     """``_status_mb`` summed over a worker and the processes it started: what it costs. For
     VmHWM the sum of each process's peak, an upper bound of their peak together."""
-    return sum(_status_mb(each, field) for each in [pid, *_descendants(pid)])
+    return sum(_status_mb(each, field) for each in [pid, *descendants(pid)])
 
 
 def _percentile(values: list[float], q: float) -> float:

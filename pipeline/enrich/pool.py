@@ -16,6 +16,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
+import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -26,17 +29,33 @@ from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
 
+PARENT_CHECK_SECONDS = 1.0
+"""How often a helper checks that its worker is still there."""
+
 _config: StageConfig | None = None
 """The helper process's stage configuration (set by :func:`_start`)."""
 
 
 def _start(settings: Settings) -> None:
     global _config
+    threading.Thread(target=_exit_with, args=(os.getppid(),), daemon=True).start()
     if settings.worker_tune_malloc:  # a helper is a process of its own: same settings
         from pipeline.allocator import tune_allocator
 
         tune_allocator()
     _config = StageConfig.from_settings(settings)
+
+
+def _exit_with(worker: int) -> None:
+    """End this helper once its worker is gone.
+
+    A killed worker never closes the helper's task queue (the helper holds a write end of it
+    too), so without this a helper, and multiprocessing's resource tracker with it, would
+    outlive a SIGKILLed worker.
+    """
+    while os.getppid() == worker:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(1)
 
 
 def _run(values: Sequence[KafkaValue]) -> list[Outcome]:
