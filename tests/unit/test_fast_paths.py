@@ -192,6 +192,35 @@ def test_only_four_characters_fold_or_lower_to_ascii_letters() -> None:
     assert folds == set(privacy._FOLDS)
 
 
+def test_credentials_spelt_with_folding_characters_are_redacted() -> None:
+    """Each character that folds or lower-cases to an ASCII letter (dotted and dotless i, long s,
+    Kelvin sign) in place of a letter of a credential: redacted as the reference does, and never
+    taken as clean (bytes.lower() does not fold them, re's IGNORECASE does)."""
+    secrets = [
+        '{"api_key": "abc"}',
+        "?token=abc",
+        "Authorization: abc",
+        "Bearer abcdefghijk",
+        "sk-abcdefghijklmnopqrstu",
+        "xoxb-abcdefghijklmn",
+        "ghs_abcdefghijklmnopqrstuvwxyz0123",
+    ]
+    letters = re.compile("(?i)[a-z]")
+    changed = 0
+    for secret in secrets:
+        for char in ("\u0130", "\u0131", "\u017f", "\u212a"):
+            for index, letter in enumerate(secret):
+                if not (letters.fullmatch(letter) and re.fullmatch(f"(?i){letter}", char)):
+                    continue
+                text = secret[:index] + char + secret[index + 1 :]
+                expected = reference_redact(text)
+                assert redact_text(text) == expected, text
+                if expected != text:
+                    assert not _clean(text), text
+                    changed += 1
+    assert changed >= 10
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_redact_text_and_its_gate_match_the_reference(seed: int) -> None:
     changed = 0
