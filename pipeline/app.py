@@ -33,7 +33,6 @@ from pipeline.enrich.stage import (
     Outcome,
     StageConfig,
     Traced,
-    enrich_options,
     run_stage,
 )
 from pipeline.kafka import BatchProducer, Outgoing, client_config, faust_credentials
@@ -53,9 +52,6 @@ def faust_broker_url(bootstrap_servers: str) -> str:
     """The broker URL of our batching transport (``pipeline.transport``)."""
     hosts = ";".join(s.strip() for s in bootstrap_servers.split(","))
     return f"{transport.SCHEME}://{hosts}"
-
-
-__all__ = ["count_trace", "create_app", "enrich_options", "faust_broker_url"]
 
 
 def count_trace(traced: Traced) -> None:

@@ -22,6 +22,7 @@ from pipeline.trace import SourceRef, Trace
 
 KAFKA_FRAMING_BYTES = 16_384
 """Room left under the broker's record limit for the key, headers and batch framing."""
+_DEFAULT_MESSAGE_BYTES: int = Settings.model_fields["kafka_max_message_bytes"].default
 
 
 def enrich_options(settings: Settings) -> EnrichOptions:
@@ -54,7 +55,7 @@ class StageConfig:
     options: EnrichOptions
     traces_topic: str
     routes: list[LitefuseRoute] = field(default_factory=list)
-    max_trace_bytes: int = 1_048_576 - KAFKA_FRAMING_BYTES
+    max_trace_bytes: int = _DEFAULT_MESSAGE_BYTES - KAFKA_FRAMING_BYTES
 
     @classmethod
     def from_settings(cls, settings: Settings) -> StageConfig:
