@@ -156,3 +156,20 @@ def consume_all(bootstrap: str, topic: str, expected: int, timeout: float = 30.0
     finally:
         consumer.close()
     return messages
+
+
+def still_running(pids: list[int], timeout: float) -> list[int]:
+    """Those of ``pids`` still live processes after waiting up to ``timeout`` seconds for them
+    to end (a zombie waiting to be reaped has ended)."""
+
+    def running(pid: int) -> bool:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            return False
+        return state != "Z"
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(map(running, pids)):
+        time.sleep(0.05)
+    return [pid for pid in pids if running(pid)]

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 import signal
-import time
-from pathlib import Path
 
 import pytest
 
 from pipeline.bench.e2e import descendants
 from pipeline.delivery.deadletter import read_headers
 from pipeline.kafka import publish
-from tests.conftest import EXAMPLES, Names, consume_all
+from tests.conftest import EXAMPLES, Names, consume_all, still_running
 from tests.receiver import SECRET_KEY, LitefuseReceiver
 
 pytestmark = pytest.mark.integration
@@ -202,15 +200,6 @@ def test_a_trace_too_large_for_a_kafka_record_is_truncated_not_stalled(
     assert "kong_litefuse_traces_truncated_total 1.0" in worker.metrics()
 
 
-def _running(pid: int) -> bool:
-    """Whether ``pid`` is a live process (a zombie waiting to be reaped is not)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
-
-
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
 def test_a_worker_stopped_or_killed_leaves_no_enrich_helper_behind(
     kafka_bootstrap: str,
@@ -229,7 +218,4 @@ def test_a_worker_stopped_or_killed_leaves_no_enrich_helper_behind(
     helpers = descendants(worker.pid)
     assert helpers, "no helper process was started"
     worker.stop(sig)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and any(map(_running, helpers)):
-        time.sleep(0.2)
-    assert not [pid for pid in helpers if _running(pid)], "a helper outlived its worker"
+    assert not still_running(helpers, timeout=20), "a helper outlived its worker"

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import signal
-import time
 from collections.abc import Iterator
 from dataclasses import replace
 
@@ -31,6 +29,7 @@ from pipeline.kong import parse_records
 from pipeline.settings import Settings
 from pipeline.sinks.routing import LitefuseRoute, RouteMatch
 from pipeline.trace import SourceRef
+from tests.conftest import still_running
 from tests.factories import kong_record
 
 TOPIC = "kong-logs"
@@ -171,31 +170,18 @@ def _helper_pids(pool: EnrichPool) -> list[int]:
     return [p.pid for p in executor._processes.values() if p.pid]  # type: ignore[attr-defined]
 
 
-def _gone(pid: int, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        with contextlib.suppress(ChildProcessError):  # reap it if it is ours
-            os.waitpid(pid, os.WNOHANG)
-        time.sleep(0.05)
-    return False
-
-
 def test_a_helper_that_dies_is_replaced_and_its_batch_retried(
     pool: EnrichPool, mix: list[KafkaValue], expected: list[Outcome]
 ) -> None:
     (pid,) = _helper_pids(pool)
     os.kill(pid, signal.SIGKILL)
-    assert _gone(pid)
+    assert not still_running([pid], timeout=10)
     assert asyncio.run(pool.run(mix)) == expected
     assert pool.replaced == 1
     (new_pid,) = _helper_pids(pool)
     assert new_pid != pid
     pool.close()
-    assert _gone(new_pid), "close() left a helper running"
+    assert not still_running([new_pid], timeout=10), "close() left a helper running"
 
 
 def test_a_helper_that_dies_with_batches_in_hand_is_replaced(
