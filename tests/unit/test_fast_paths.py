@@ -221,6 +221,67 @@ def test_credentials_spelt_with_folding_characters_are_redacted() -> None:
     assert changed >= 10
 
 
+NAMES = [
+    "api_key",
+    "X-Api-Key",
+    "client_secret",
+    "db-password",
+    "access_token",
+    "Authorization",
+    "sig",
+    "key",
+    "token",
+    "code",
+    "session",
+    "keys",
+    "monkey",
+    "tokens",
+    "author",
+    "secretary",
+    "café_key",
+    "my_secret_thing",
+]
+
+
+def _pairs(count: int, seed: int) -> list[str]:
+    """JSON pairs and query arguments, secret-named or nearly, in prose, code and nested JSON."""
+    rng = random.Random(seed)
+    quotes = ['"', '\\"', '\\\\\\"']
+    values = ['"abc123"', '"a\\"b"', "[1, 2]", "12345", "tok.en/x=", '""', "{", " "]
+    prose = ["", "Please explain the ", "a key idea: ", "tokens=", "{", "[", "x", "é ", "\n"]
+    texts = []
+    for _ in range(count):
+        name = rng.choice(NAMES)
+        if rng.random() < 0.5:
+            quote = rng.choice(quotes)
+            close = quote if rng.random() < 0.8 else rng.choice(quotes)
+            space = rng.choice(["", " ", "\t", "  "])
+            pair = f"{quote}{name}{close}{space}:{rng.choice(['', ' '])}{rng.choice(values)}"
+        else:
+            pair = "".join(  # runs of arguments, some with empty values: "?a=;token=x"
+                f"{rng.choice('?&;/ ')}{rng.choice(NAMES)}={rng.choice(['abc', '', '#', 'a b'])}"
+                for _ in range(rng.randint(1, 3))
+            )
+        parts = [rng.choice(prose), pair, rng.choice([",", "}", "]", " and more", ""])]
+        if rng.random() < 0.3:
+            parts.append(rng.choice(prose) + rng.choice(quotes) + rng.choice(NAMES))
+        texts.append("".join(parts) * rng.randint(1, 2))
+    return texts
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_pair_gates_match_the_reference(seed: int) -> None:
+    """The name checks in front of the JSON-pair and query patterns never skip a change."""
+    changed = 0
+    for text in _pairs(3000, seed):
+        expected = reference_redact(text)
+        assert redact_text(text) == expected, text
+        if expected != text:
+            assert not _clean(text), text
+            changed += 1
+    assert 600 < changed < 2400  # secret and innocent names are both well represented
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_redact_text_and_its_gate_match_the_reference(seed: int) -> None:
     changed = 0
