@@ -4,7 +4,10 @@ Run in its own process (``python -m pipeline.bench.receiver --port N``) so decod
 never competes with the worker being measured for the same interpreter. It answers 200 to
 ``POST /api/public/otel/v1/traces`` (or 503 while an outage is switched on), records per trace
 id the first arrival time, and reports through ``GET /_stats``:
-requests, bytes, spans, traces, duplicates and ``arrivals`` ([trace id hex, unix time]).
+requests, bytes, spans, traces, duplicates and ``arrivals`` ([trace id hex, unix time]);
+``GET /_stats?arrivals=0`` leaves ``arrivals`` out. The benchmark polls that light form while
+the worker runs: the full list is megabytes of JSON at tens of thousands of traces, and
+building it twice a second took half a core from the worker being measured on a 2-core machine.
 ``POST /_outage/on`` and ``/_outage/off`` switch the outage. Listens on 127.0.0.1 only.
 """
 
@@ -58,17 +61,19 @@ class Tally:
                 else:
                     self.arrivals[trace_id] = now
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self, arrivals: bool = True) -> dict[str, Any]:
         with self.lock:
-            return {
+            stats: dict[str, Any] = {
                 "requests": self.requests,
                 "refused": self.refused,
                 "bytes": self.bytes,
                 "spans": self.spans,
                 "traces": len(self.arrivals),
                 "duplicates": self.duplicates,
-                "arrivals": list(self.arrivals.items()),
             }
+            if arrivals:
+                stats["arrivals"] = list(self.arrivals.items())
+            return stats
 
 
 def serve(port: int) -> None:
@@ -89,7 +94,8 @@ def serve(port: int) -> None:
 
         def do_GET(self) -> None:
             if self.path.startswith("/_stats"):
-                self._answer(200, orjson.dumps(tally.stats()))
+                light = "arrivals=0" in self.path.partition("?")[2].split("&")
+                self._answer(200, orjson.dumps(tally.stats(arrivals=not light)))
             else:
                 self._answer(404)
 

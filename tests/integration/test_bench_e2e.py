@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 
+import httpx
 import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from typer.testing import CliRunner
 
+from pipeline.bench.e2e import _Receiver
+from pipeline.bench.receiver import OTLP_PATH
 from pipeline.cli import app
 
 
@@ -45,3 +50,25 @@ def test_bench_e2e_reports_every_figure(
     assert figures["requests"] >= 1 and figures["bytes_per_trace"] > 0
     assert figures["peak_rss_mb"] > 50 and figures["outage_peak_rss_mb"] > 50
     assert figures["embedded_broker"] is False and figures["workers"] == 1
+
+
+def test_the_receiver_counts_without_listing_arrivals_when_asked() -> None:
+    """The benchmark's polls take the light form; the full form still lists every arrival."""
+    request = ExportTraceServiceRequest()
+    spans = request.resource_spans.add().scope_spans.add().spans
+    for trace_id in (b"\x01" * 16, b"\x02" * 16, b"\x01" * 16):
+        spans.add(trace_id=trace_id, span_id=b"\x03" * 8, name="chat")
+    receiver = _Receiver()
+    try:
+        body = gzip.compress(request.SerializeToString())
+        answer = httpx.post(
+            receiver.url + OTLP_PATH, content=body, headers={"Content-Encoding": "gzip"}
+        )
+        assert answer.status_code == 200
+        light = receiver.stats(arrivals=False)
+        full = receiver.stats()
+    finally:
+        receiver.stop()
+    assert "arrivals" not in light
+    assert light["traces"] == full["traces"] == 2 and light["requests"] == 1
+    assert sorted(trace_id for trace_id, _ in full["arrivals"]) == ["01" * 16, "02" * 16]
