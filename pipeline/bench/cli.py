@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from typing import Annotated
 
 import typer
@@ -190,17 +194,18 @@ def e2e(
     except SettingsError as exc:
         err.print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(2) from None
-    result = run_e2e(
-        records,
-        bootstrap=bootstrap,
-        partitions=partitions,
-        workers=workers,
-        latency_seconds=latency_seconds,
-        outage_seconds=outage_seconds,
-        seed=seed,
-        timeout=timeout,
-        progress=(lambda _: None) if as_json else (lambda text: err.print(f"[dim]{text}…[/]")),
-    )
+    with _sigterm_exits():
+        result = run_e2e(
+            records,
+            bootstrap=bootstrap,
+            partitions=partitions,
+            workers=workers,
+            latency_seconds=latency_seconds,
+            outage_seconds=outage_seconds,
+            seed=seed,
+            timeout=timeout,
+            progress=(lambda _: None) if as_json else (lambda text: err.print(f"[dim]{text}…[/]")),
+        )
     if as_json:
         sys.stdout.write(orjson.dumps(result.to_dict()).decode() + "\n")
         return
@@ -216,6 +221,26 @@ def e2e(
         raise typer.Exit(1)
 
 
+@contextlib.contextmanager
+def _sigterm_exits() -> Iterator[None]:
+    """Make SIGTERM (``timeout``, process managers) exit through the benchmark's finally blocks,
+    which stop its workers, receiver and embedded broker. By default Python dies at once and
+    they outlive it: an orphaned worker then retried its broker for good, taking a share of
+    the CPU from every later measurement. (Signals can be set from the main thread only.)"""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def leave(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, leave)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def e2e_targets(figures: dict[str, float]) -> list[str]:
     """The issue's targets as yes/no lines."""
 
@@ -223,6 +248,7 @@ def e2e_targets(figures: dict[str, float]) -> list[str]:
         return "yes" if ok else "no"
 
     rate = figures["records_per_s"]
+    outage = figures["outage_peak_rss_mb"]  # 0 when the outage phase did not run
     return [
         f"end to end ≥ 10,000 records/s: {yes(rate >= 10_000)} ({rate:,.0f})",
         f"≥ 0.1 {TIMES} the bare consumer: {yes(figures['ratio_to_ceiling'] >= 0.1)} "
@@ -231,6 +257,6 @@ def e2e_targets(figures: dict[str, float]) -> list[str]:
         f"({figures['latency_p99_ms']:,.0f} ms)",
         f"≤ 2 requests per 1,000 traces: {yes(figures['requests_per_1000_traces'] <= 2)} "
         f"({figures['requests_per_1000_traces']:.2f})",
-        f"peak RSS ≤ 300 MB: {yes(0 < figures['peak_rss_mb'] <= 300)} "
+        f"peak RSS ≤ 300 MB: {yes(0 < figures['peak_rss_mb'] <= 300 and outage <= 300)} "
         f"({figures['peak_rss_mb']:,.0f} MB; outage {figures['outage_peak_rss_mb']:,.0f} MB)",
     ]

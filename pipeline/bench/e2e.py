@@ -61,6 +61,9 @@ class E2EResult:
     requests_per_1000_traces: float = 0.0
     bytes_per_trace: float = 0.0
     peak_rss_mb: float = 0.0
+    peak_pss_mb: float = 0.0
+    """Sampled twice a second, summed over the worker's processes: pages they share (the
+    interpreter, libraries) count once, as in a container's memory limit."""
     # latency at a fixed rate
     latency_rate: float = 0.0
     latency_records: int = 0
@@ -70,6 +73,7 @@ class E2EResult:
     outage_seconds: float = 0.0
     outage_records: int = 0
     outage_peak_rss_mb: float = 0.0
+    outage_peak_pss_mb: float = 0.0
     # correctness over the whole run
     traces_received: int = 0
     lost: int = 0
@@ -121,6 +125,15 @@ def _status_mb(pid: int, field: str) -> float:
     return 0.0
 
 
+def _pss_mb(pid: int) -> float:
+    """A process's proportional set size (``/proc/<pid>/smaps_rollup``) in MB; 0 if unreadable."""
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def descendants(pid: int) -> list[int]:
     """The processes a worker started (its enrich helpers, multiprocessing's tracker), found
     through each process's parent in ``/proc/<pid>/stat``."""
@@ -145,6 +158,11 @@ def _worker_mb(pid: int, field: str) -> float:
     """``_status_mb`` summed over a worker and the processes it started: what it costs. For
     VmHWM the sum of each process's peak, an upper bound of their peak together."""
     return sum(_status_mb(each, field) for each in [pid, *descendants(pid)])
+
+
+def _worker_pss_mb(pid: int) -> float:
+    """PSS summed over a worker and the processes it started."""
+    return sum(_pss_mb(each) for each in [pid, *descendants(pid)])
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -353,9 +371,11 @@ def run_e2e(
         env.update(worker_env or {})
         fleet: list[WorkerProcess] = []
         rss_samples: list[float] = []
+        pss_samples: list[float] = [0.0]
 
         def sample_rss() -> None:
             rss_samples.append(max(_worker_mb(w.pid, "VmRSS") for w in fleet))
+            pss_samples.append(max(_worker_pss_mb(w.pid) for w in fleet))
 
         def peak_rss() -> float:
             return max(_worker_mb(w.pid, "VmHWM") for w in fleet)
@@ -389,6 +409,7 @@ def run_e2e(
             result.requests_per_1000_traces = result.requests * 1000 / traced
             result.bytes_per_trace = int(stats["bytes"]) / traced
             result.peak_rss_mb = max([*rss_samples, peak_rss()])
+            result.peak_pss_mb = max(pss_samples)
 
             if latency_seconds > 0 and result.records_per_s > 0:
                 rate = result.records_per_s / 2
@@ -415,14 +436,17 @@ def run_e2e(
                 publish(servers, names["KONG_LOG_TOPIC"], more, timeout=timeout)
                 deadline = time.monotonic() + outage_seconds
                 outage_rss: list[float] = []
+                outage_pss: list[float] = [0.0]
                 while time.monotonic() < deadline:
                     outage_rss.append(max(_worker_mb(w.pid, "VmRSS") for w in fleet))
+                    outage_pss.append(max(_worker_pss_mb(w.pid) for w in fleet))
                     time.sleep(0.5)
                 receiver.outage(False)
                 stats = _wait_for(receiver, expected, timeout)
                 result.outage_seconds = outage_seconds
                 result.outage_records = count
                 result.outage_peak_rss_mb = max(outage_rss, default=0.0)
+                result.outage_peak_pss_mb = max(outage_pss)
                 result.peak_rss_mb = max(result.peak_rss_mb, peak_rss())
         finally:
             for index, worker in enumerate(fleet):
@@ -455,5 +479,9 @@ def summary_rows(result: E2EResult) -> list[tuple[str, str]]:
         ("bytes sent per trace", f"{result.bytes_per_trace:,.0f}"),
         ("worker peak RSS", f"{result.peak_rss_mb:,.0f} MB"),
         ("worker peak RSS during the outage", f"{result.outage_peak_rss_mb:,.0f} MB"),
+        (
+            "worker peak PSS, sampled (full load / outage)",
+            f"{result.peak_pss_mb:,.0f} / {result.outage_peak_pss_mb:,.0f} MB",
+        ),
         ("traces lost / duplicated", f"{result.lost} / {result.duplicates}"),
     ]

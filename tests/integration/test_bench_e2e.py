@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import httpx
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from typer.testing import CliRunner
 
-from pipeline.bench.e2e import _Receiver
+from pipeline.bench.cli import e2e_targets
+from pipeline.bench.e2e import _Receiver, descendants
 from pipeline.bench.receiver import OTLP_PATH
 from pipeline.cli import app
+from tests.conftest import still_running
 
 
 def test_bench_e2e_reports_every_figure(
@@ -49,6 +57,9 @@ def test_bench_e2e_reports_every_figure(
     assert 0 < figures["latency_p50_ms"] <= figures["latency_p99_ms"]
     assert figures["requests"] >= 1 and figures["bytes_per_trace"] > 0
     assert figures["peak_rss_mb"] > 50 and figures["outage_peak_rss_mb"] > 50
+    # PSS counts shared pages once: sampled, it is above zero and under the summed RSS peak
+    assert 30 < figures["peak_pss_mb"] <= figures["peak_rss_mb"]
+    assert 30 < figures["outage_peak_pss_mb"] <= figures["peak_rss_mb"]
     assert figures["embedded_broker"] is False and figures["workers"] == 1
 
 
@@ -72,3 +83,51 @@ def test_the_receiver_counts_without_listing_arrivals_when_asked() -> None:
     assert "arrivals" not in light
     assert light["traces"] == full["traces"] == 2 and light["requests"] == 1
     assert sorted(trace_id for trace_id, _ in full["arrivals"]) == ["01" * 16, "02" * 16]
+
+
+def test_the_memory_target_counts_the_outage_too() -> None:
+    figures = {
+        "records_per_s": 1000.0,
+        "ratio_to_ceiling": 0.1,
+        "latency_p99_ms": 900.0,
+        "requests_per_1000_traces": 1.1,
+        "peak_rss_mb": 250.0,
+        "outage_peak_rss_mb": 0.0,  # no outage phase
+    }
+    assert e2e_targets(figures)[-1].startswith("peak RSS ≤ 300 MB: yes")
+    figures["outage_peak_rss_mb"] = 320.0
+    assert e2e_targets(figures)[-1].startswith("peak RSS ≤ 300 MB: no")
+
+
+def test_a_terminated_benchmark_leaves_no_process_behind(kafka_bootstrap: str) -> None:
+    """SIGTERM (what ``timeout`` sends) stops the benchmark's worker and receiver with it."""
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap}
+    bench = subprocess.Popen(
+        [sys.executable, "-m", "pipeline.cli", "bench", "e2e", "--records", "3000"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        children: list[int] = []
+        while time.monotonic() < deadline and bench.poll() is None:
+            children = descendants(bench.pid)
+            if any(b"pipeline.cli\x00worker" in _cmdline(pid) for pid in children):
+                break
+            time.sleep(0.2)
+        assert any(b"pipeline.cli\x00worker" in _cmdline(pid) for pid in children), children
+        bench.send_signal(signal.SIGTERM)
+        assert bench.wait(90) == 128 + signal.SIGTERM
+    finally:
+        if bench.poll() is None:
+            bench.kill()
+    assert still_running(children, 30) == []
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
