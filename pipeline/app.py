@@ -338,7 +338,6 @@ def create_app(
                     yield None
             finally:
                 ticker.cancel()
-                batcher.cancel()
 
         topic = traces_topics[route_topic(settings.traces_topic, route)]
         app.agent(topic, name="sink" if route is None else f"sink-{name}")(sink_agent)
