@@ -106,14 +106,14 @@ def _with_ids(values: list[bytes], prefix: str, start: int) -> tuple[list[bytes]
 
 
 def _expected_traces(values: list[bytes]) -> set[str]:
-    """Trace ids the pipeline should deliver: the enrich benchmark's pass over the same values
-    (the enrich agent's per-value work, in-process)."""
-    from pipeline.bench.enrich import enrich_pass
-    from pipeline.enrich.stage import enrich_options
+    """Trace ids the pipeline should deliver: the enrich stage run in-process over the same
+    values, with the worker's default settings."""
+    from pipeline.enrich.stage import KafkaValue, StageConfig, Traced, run_stage
     from pipeline.settings import Settings
 
-    done = enrich_pass(values, enrich_options(Settings()), keep=True)
-    return {trace.id for trace in done.traces}
+    config = StageConfig.from_settings(Settings())
+    messages = [KafkaValue(value, "kong-logs", 0, offset) for offset, value in enumerate(values)]
+    return {o.key.decode() for o in run_stage(messages, config) if isinstance(o, Traced)}
 
 
 def _status_mb(pid: int, field: str) -> float:

@@ -3,11 +3,10 @@
 For the same generated records (:mod:`pipeline.bench.mix`), in one process:
 
 - **ceiling**: ``orjson.loads`` of each record, the least any consumer of the topic must do;
-- **enrich**: what the enrich agent does per Kafka value, minus the Kafka calls —
-  ``parse_records``, ``enrich`` (with a ``SourceRef`` like the agent's, and the options the worker
-  builds from its settings), and ``Trace.to_json()`` for every trace it would publish;
-  ``RecordError`` counts as a dead letter, ``Skipped`` as skipped (the dead letter's scrubbing
-  and the metrics are not measured);
+- **enrich**: the worker's enrich stage, :func:`pipeline.enrich.stage.run_stage`, over the
+  records as Kafka values, with the options the worker builds from its settings: parse,
+  enrich, the trace JSON it would publish, fitted to a Kafka record and routed (the dead
+  letters' scrubbing, the metrics and the Kafka calls are not measured);
 - **OTLP encoding**, the sink side: the serialized OTLP export request of each batch of 200
   traces, as the sink builds it (``encode_request_bytes``).
 
@@ -28,12 +27,20 @@ from typing import Any
 import orjson
 
 from pipeline.bench.mix import CATEGORIES, generate_labelled
-from pipeline.enrich import EnrichOptions, Skipped, enrich
-from pipeline.kong import RecordError, parse_records
+from pipeline.enrich import EnrichOptions
+from pipeline.enrich.stage import (
+    Dropped,
+    KafkaValue,
+    Outcome,
+    StageConfig,
+    Traced,
+    run_stage,
+)
 from pipeline.sinks import otlp
-from pipeline.trace import SourceRef, Trace
+from pipeline.trace import Trace
 
 TOPIC = "kong-logs"
+TRACES_TOPIC = "ai-traces"
 SINK_BATCH = 200
 THROUGHPUT_TARGET = 20_000.0
 """records/s the enrich stage should reach on one core."""
@@ -138,54 +145,41 @@ def _ceiling(values: Sequence[bytes]) -> None:
             pass
 
 
+def _kafka_values(values: Sequence[bytes]) -> list[KafkaValue]:
+    return [KafkaValue(value, TOPIC, 0, offset) for offset, value in enumerate(values)]
+
+
+def _outcome_name(outcome: Outcome) -> str:
+    if isinstance(outcome, Traced):
+        return "traced"
+    if isinstance(outcome, Dropped):
+        return "skipped"
+    return "internal_error" if outcome.error else "dead_letter"
+
+
 @dataclass(slots=True)
-class _Pass:
-    """What one enrich pass did (per Kong record; a JSON-array value holds several)."""
+class _Analysis:
+    """What the stage did with each value, from the warm-up pass (untimed)."""
 
     counts: Counter[str] = field(default_factory=Counter)
     by_value: list[str] = field(default_factory=list)
-    """The outcome of each value (its first record's; dead letter if it did not parse)."""
+    """The outcome of each value: its first record's (dead letter if it held none)."""
     traces: list[Trace] = field(default_factory=list)
+    """The published traces, read back as the sink reads them (for the OTLP encoding)."""
     json_bytes: int = 0
 
 
-def enrich_pass(values: Sequence[bytes], options: EnrichOptions, keep: bool) -> _Pass:
-    """The enrich agent's per-value work; ``keep`` holds the traces and outcomes (warm-up)."""
-    done = _Pass()
-    counts = done.counts
-    for offset, value in enumerate(values):
-        try:
-            records = parse_records(value)
-        except RecordError:
-            counts["dead_letter"] += 1
-            if keep:
-                done.by_value.append("dead_letter")
-            continue
-        outcome = ""
-        for index, record in enumerate(records):
-            source = SourceRef(topic=TOPIC, partition=0, offset=offset, index=index)
-            try:
-                result = enrich(record, options, source)
-            except RecordError:
-                outcome = outcome or "dead_letter"
-                counts["dead_letter"] += 1
-                continue
-            except Exception:  # the agent turns a bug into a dead letter too; counted apart
-                outcome = outcome or "internal_error"
-                counts["internal_error"] += 1
-                continue
-            if isinstance(result, Skipped):
-                outcome = outcome or "skipped"
-                counts["skipped"] += 1
-                continue
-            outcome = outcome or "traced"
-            counts["traced"] += 1
-            payload = result.to_json()
-            if keep:
-                done.traces.append(result)
-                done.json_bytes += len(payload)
-        if keep:
-            done.by_value.append(outcome or "dead_letter")
+def _analyse(values: Sequence[KafkaValue], config: StageConfig) -> _Analysis:
+    done = _Analysis()
+    for value in values:
+        outcomes = run_stage([value], config)
+        names = [_outcome_name(outcome) for outcome in outcomes]
+        done.counts.update(names)
+        done.by_value.append(names[0] if names else "dead_letter")
+        for outcome in outcomes:
+            if isinstance(outcome, Traced):
+                done.traces.append(Trace.from_json(outcome.value))
+                done.json_bytes += len(outcome.value)
     return done
 
 
@@ -218,12 +212,14 @@ def run_enrich_bench(
     if rounds < 1:
         raise ValueError("rounds must be >= 1")
     options = options if options is not None else worker_options()
+    config = StageConfig(options=options, traces_topic=TRACES_TOPIC)
     labelled = generate_labelled(records, seed, size_scale=size_scale, weights=weights)
     values = [value for _, value in labelled]
+    messages = _kafka_values(values)
 
     # Warm-up: caches (prices, tokenizers, regexes) and the outcome of every record.
     _ceiling(values)
-    warm = enrich_pass(values, options, keep=True)
+    warm = _analyse(messages, config)
     encode = otlp.encode_request_bytes  # what the sink sends, cached spans aside
     _encode_otlp(encode, warm.traces)
 
@@ -231,7 +227,7 @@ def run_enrich_bench(
     enrich_samples: list[float] = []
     for _ in range(rounds):
         ceiling_samples.append(_timed(lambda: _ceiling(values)))
-        enrich_samples.append(_timed(lambda: enrich_pass(values, options, keep=False)))
+        enrich_samples.append(_timed(lambda: run_stage(messages, config)))
     otlp_samples = [_timed(lambda: _encode_otlp(encode, warm.traces)) for _ in range(rounds)]
     otlp_size = _encode_otlp(encode, warm.traces)
 
