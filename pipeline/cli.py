@@ -67,6 +67,17 @@ def demo(
         raise typer.Exit(1)
 
 
+def tune_interpreter(settings: Settings) -> None:
+    """The worker's process-wide settings, applied before any thread starts."""
+    if settings.worker_tune_malloc:
+        from pipeline.allocator import tune_allocator
+
+        tune_allocator()  # arenas are per thread
+    # The main thread runs the agents; the Kafka client threads mostly wait in C. Python's
+    # 5 ms switch interval made the main thread hand over the GIL every few milliseconds.
+    sys.setswitchinterval(settings.worker_switch_interval_ms / 1000)
+
+
 @app.command()
 def worker(
     create_topics: Annotated[
@@ -81,10 +92,7 @@ def worker(
     from pipeline.ops.topics import ensure_topics, pipeline_topics
 
     settings = _settings()
-    if settings.worker_tune_malloc:
-        from pipeline.allocator import tune_allocator
-
-        tune_allocator()  # before any thread starts: arenas are per thread
+    tune_interpreter(settings)
     with bootstrap_servers(settings) as (bootstrap, embedded):
         update: dict[str, object] = {"kafka_bootstrap_servers": bootstrap}
         if embedded:

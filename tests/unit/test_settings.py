@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -53,6 +54,7 @@ def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None
         ("KAFKA_BOOTSTRAP_SERVERS", "no-port", "KAFKA_BOOTSTRAP_SERVERS"),
         ("SINK_BATCH_SIZE", "0", "SINK_BATCH_SIZE"),
         ("LANGFUSE_BASE_URL", "ftp://x", "LANGFUSE_BASE_URL"),
+        ("WORKER_SWITCH_INTERVAL_MS", "0", "WORKER_SWITCH_INTERVAL_MS"),
     ],
 )
 def test_bad_settings_name_the_variable(
@@ -133,3 +135,16 @@ def test_kafka_sasl_and_tls(monkeypatch: pytest.MonkeyPatch) -> None:
         "ssl.ca.location": "/etc/ssl/ca.pem",
     }
     assert "s3cret" not in repr(settings)
+
+
+def test_the_worker_sets_its_switch_interval(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipeline.cli import tune_interpreter
+
+    monkeypatch.setenv("WORKER_SWITCH_INTERVAL_MS", "20")
+    monkeypatch.setenv("WORKER_TUNE_MALLOC", "false")
+    before = sys.getswitchinterval()
+    try:
+        tune_interpreter(load_settings())
+        assert sys.getswitchinterval() == pytest.approx(0.02)
+    finally:
+        sys.setswitchinterval(before)
