@@ -313,7 +313,7 @@ class Settings(BaseSettings):
         le=1000.0,
         description="How long the worker's main thread keeps the GIL while its Kafka client "
         "threads wait for it (Python's default is 5 ms). Longer stretches of enrichment: "
-        "+7 % records/s measured (BENCHMARKS.md).",
+        "a median +6.5 % records/s in alternating runs (BENCHMARKS.md).",
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = Field(
