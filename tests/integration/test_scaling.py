@@ -86,7 +86,12 @@ def test_two_workers_share_partitions_and_process_each_record_once(
     for attempt in range(2):
         _wait_for_split(one, two, names.kong)
         before = [(_assignments(w), _consumed(w)) for w in (one, two)]
-        publish(kafka_bootstrap, names.kong, kong_values(1000, start=sent))
+        # Keyed, so the records spread over all four partitions: keyless ones go to one
+        # partition per producer batch (librdkafka's sticky partitioning), and a burst could
+        # land wholly in one worker's partitions (a clean-clone run did).
+        values = kong_values(1000, start=sent)
+        keyed = [(f"record-{sent + i}".encode(), value) for i, value in enumerate(values)]
+        publish(kafka_bootstrap, names.kong, keyed)
         sent += 1000
         receiver.wait_for_traces(sent, timeout=90)
         time.sleep(2)  # let any stray duplicate arrive before counting
