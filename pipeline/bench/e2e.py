@@ -26,7 +26,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -108,12 +108,13 @@ def _with_ids(values: list[bytes], prefix: str, start: int) -> tuple[list[bytes]
 def _expected_traces(values: list[bytes]) -> set[str]:
     """Trace ids the pipeline should deliver: the enrich stage run in-process over the same
     values, with the worker's default settings."""
-    from pipeline.enrich.stage import KafkaValue, StageConfig, Traced, run_stage
+    from pipeline.bench.enrich import kafka_values
+    from pipeline.enrich.stage import StageConfig, Traced, run_stage
     from pipeline.settings import Settings
 
     config = StageConfig.from_settings(Settings())
-    messages = [KafkaValue(value, "kong-logs", 0, offset) for offset, value in enumerate(values)]
-    return {o.key.decode() for o in run_stage(messages, config) if isinstance(o, Traced)}
+    outcomes = run_stage(kafka_values(values), config)
+    return {o.key.decode() for o in outcomes if isinstance(o, Traced)}
 
 
 def _status_mb(pid: int, field: str) -> float:
@@ -160,9 +161,15 @@ def _worker_mb(pid: int, field: str) -> float:
     return sum(_status_mb(each, field) for each in [pid, *descendants(pid)])
 
 
-def _worker_pss_mb(pid: int) -> float:
-    """PSS summed over a worker and the processes it started."""
-    return sum(_pss_mb(each) for each in [pid, *descendants(pid)])
+def _fleet_memory(pids: Iterable[int]) -> tuple[float, float]:
+    """The largest RSS and the largest PSS now among the workers ``pids``, each summed over a
+    worker and the processes it started (found once per worker for both)."""
+    rss, pss = 0.0, 0.0
+    for pid in pids:
+        tree = [pid, *descendants(pid)]
+        rss = max(rss, sum(_status_mb(each, "VmRSS") for each in tree))
+        pss = max(pss, sum(_pss_mb(each) for each in tree))
+    return rss, pss
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -246,8 +253,8 @@ def _wait_for(
 ) -> dict[str, Any]:
     """Poll the receiver until every expected trace arrived (or the timeout).
 
-    Polls count traces only; the arrivals are fetched once there are enough of them (the
-    full list, polled twice a second, cost the machine half a core the worker then lacked).
+    Polls count traces only; the arrivals (megabytes of JSON at tens of thousands of traces)
+    are fetched once there are enough of them: work the measurement should not add.
     """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -370,12 +377,10 @@ def run_e2e(
             env["KAFKA_PRODUCER_MAX_BATCH_BYTES"] = "1"  # Tansu's changelog-recovery quirk
         env.update(worker_env or {})
         fleet: list[WorkerProcess] = []
-        rss_samples: list[float] = []
-        pss_samples: list[float] = [0.0]
+        samples: list[tuple[float, float]] = []  # (RSS, PSS) at full load
 
         def sample_rss() -> None:
-            rss_samples.append(max(_worker_mb(w.pid, "VmRSS") for w in fleet))
-            pss_samples.append(max(_worker_pss_mb(w.pid) for w in fleet))
+            samples.append(_fleet_memory(w.pid for w in fleet))
 
         def peak_rss() -> float:
             return max(_worker_mb(w.pid, "VmHWM") for w in fleet)
@@ -408,8 +413,8 @@ def run_e2e(
             traced = max(int(stats["traces"]), 1)
             result.requests_per_1000_traces = result.requests * 1000 / traced
             result.bytes_per_trace = int(stats["bytes"]) / traced
-            result.peak_rss_mb = max([*rss_samples, peak_rss()])
-            result.peak_pss_mb = max(pss_samples)
+            result.peak_rss_mb = max([*(rss for rss, _ in samples), peak_rss()])
+            result.peak_pss_mb = max((pss for _, pss in samples), default=0.0)
 
             if latency_seconds > 0 and result.records_per_s > 0:
                 rate = result.records_per_s / 2
@@ -435,18 +440,16 @@ def run_e2e(
                 expected |= _expected_traces(more)
                 publish(servers, names["KONG_LOG_TOPIC"], more, timeout=timeout)
                 deadline = time.monotonic() + outage_seconds
-                outage_rss: list[float] = []
-                outage_pss: list[float] = [0.0]
+                outage: list[tuple[float, float]] = []  # (RSS, PSS)
                 while time.monotonic() < deadline:
-                    outage_rss.append(max(_worker_mb(w.pid, "VmRSS") for w in fleet))
-                    outage_pss.append(max(_worker_pss_mb(w.pid) for w in fleet))
+                    outage.append(_fleet_memory(w.pid for w in fleet))
                     time.sleep(0.5)
                 receiver.outage(False)
                 stats = _wait_for(receiver, expected, timeout)
                 result.outage_seconds = outage_seconds
                 result.outage_records = count
-                result.outage_peak_rss_mb = max(outage_rss, default=0.0)
-                result.outage_peak_pss_mb = max(outage_pss)
+                result.outage_peak_rss_mb = max((rss for rss, _ in outage), default=0.0)
+                result.outage_peak_pss_mb = max((pss for _, pss in outage), default=0.0)
                 result.peak_rss_mb = max(result.peak_rss_mb, peak_rss())
         finally:
             for index, worker in enumerate(fleet):

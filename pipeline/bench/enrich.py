@@ -145,7 +145,8 @@ def _ceiling(values: Sequence[bytes]) -> None:
             pass
 
 
-def _kafka_values(values: Sequence[bytes]) -> list[KafkaValue]:
+def kafka_values(values: Sequence[bytes]) -> list[KafkaValue]:
+    """Values as the stage sees Kafka messages: one partition of the Kong topic, in order."""
     return [KafkaValue(value, TOPIC, 0, offset) for offset, value in enumerate(values)]
 
 
@@ -215,7 +216,7 @@ def run_enrich_bench(
     config = StageConfig(options=options, traces_topic=TRACES_TOPIC)
     labelled = generate_labelled(records, seed, size_scale=size_scale, weights=weights)
     values = [value for _, value in labelled]
-    messages = _kafka_values(values)
+    messages = kafka_values(values)
 
     # Warm-up: caches (prices, tokenizers, regexes) and the outcome of every record.
     _ceiling(values)

@@ -6,8 +6,8 @@ never competes with the worker being measured for the same interpreter. It answe
 id the first arrival time, and reports through ``GET /_stats``:
 requests, bytes, spans, traces, duplicates and ``arrivals`` ([trace id hex, unix time]);
 ``GET /_stats?arrivals=0`` leaves ``arrivals`` out. The benchmark polls that light form while
-the worker runs: the full list is megabytes of JSON at tens of thousands of traces, and
-building it twice a second took half a core from the worker being measured on a 2-core machine.
+the worker runs: the full list is megabytes of JSON at tens of thousands of traces, work that
+should not share the machine with the worker being measured.
 ``POST /_outage/on`` and ``/_outage/off`` switch the outage. Listens on 127.0.0.1 only.
 """
 
