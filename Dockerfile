@@ -13,7 +13,8 @@ FROM python:3.11-slim
 # A fixed non-root uid, so Kubernetes' runAsNonRoot can check it.
 RUN useradd --system --uid 10001 --home-dir /app --create-home kong-litefuse
 COPY --from=build /install /usr/local
-# faust keeps a small data directory in the working directory: /app is writable for that.
+# No data directory: the worker keeps its tables in memory (faust would make one in the
+# working directory; see PipelineApp._create_directories).
 WORKDIR /app
 USER 10001
 ENV PYTHONUNBUFFERED=1 \

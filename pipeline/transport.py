@@ -114,6 +114,11 @@ class PipelineApp(faust.App):
     #: with two hops that alone was ~2-3 s of latency at low rates.
     fetch_max_wait_ms: int = 100
 
+    def _create_directories(self) -> None:
+        """Create nothing: the app keeps its tables in memory (``store="memory://"``), yet
+        faust would make ``<app id>-data/`` in the working directory at every start, so each
+        demo, benchmark or test worker left one behind."""
+
 
 class _ConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):
     def _create_worker_consumer(self, transport: Any) -> Any:

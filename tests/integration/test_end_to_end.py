@@ -10,7 +10,7 @@ import pytest
 from pipeline.bench.e2e import descendants
 from pipeline.delivery.deadletter import read_headers
 from pipeline.kafka import publish
-from tests.conftest import EXAMPLES, Names, consume_all, still_running
+from tests.conftest import EXAMPLES, ROOT, Names, consume_all, still_running
 from tests.receiver import SECRET_KEY, LitefuseReceiver
 
 pytestmark = pytest.mark.integration
@@ -111,6 +111,8 @@ def test_records_arrive_as_otlp_spans_and_malformed_goes_to_dlq(
     assert "kong_litefuse_records_consumed_total 9.0" in metrics
     assert 'kong_litefuse_records_skipped_total{reason="not an AI request"} 1.0' in metrics
     assert "sk-lf-test-secret" not in worker.log()
+    # the worker ran in the checkout and left no faust data directory there
+    assert not (ROOT / f"{names.group}-data").exists()
 
 
 def test_legacy_ingestion_mode(
