@@ -176,6 +176,9 @@ def e2e(
     timeout: Annotated[
         float, typer.Option(min=10, max=3600, help="Longest wait of any phase, in seconds.")
     ] = 300.0,
+    ceiling_passes: Annotated[
+        int, typer.Option(min=1, max=9, help="Passes of the bare consumer (the median counts).")
+    ] = 3,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON object with every figure.")
     ] = False,
@@ -204,6 +207,7 @@ def e2e(
             outage_seconds=outage_seconds,
             seed=seed,
             timeout=timeout,
+            ceiling_passes=ceiling_passes,
             progress=(lambda _: None) if as_json else (lambda text: err.print(f"[dim]{text}…[/]")),
         )
     if as_json:

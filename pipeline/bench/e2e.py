@@ -3,11 +3,14 @@
 One run, side by side on the same machine and the same topic:
 
 1. **ceiling** — a bare confluent-kafka consumer reading the topic and ``orjson.loads``-ing
-   every record (what any Python consumer of this topic pays at least);
+   every record (what any Python consumer of this topic pays at least); the median of several
+   passes, as one pass ranged over 9,400-15,000 records/s in one afternoon on a shared machine;
 2. **full load** — ``kong-litefuse worker`` (child processes, as operators run it) drains the
    same backlog to the receiver (``pipeline.bench.receiver``, another process); sustained
    records/s (records ÷ seconds from the workers owning their partitions to the last trace
-   accepted, ramp-up included), HTTP requests per 1,000 traces, bytes per trace, peak RSS;
+   accepted, ramp-up included), HTTP requests per 1,000 traces, bytes per trace, peak RSS, and
+   the CPU time each process took meanwhile (worker, broker, receiver, this harness): what a
+   record costs to run, and who else used the two cores;
 3. **latency** — records produced at half the measured rate while the worker runs; p50/p99
    of produce → accepted by the receiver;
 4. **outage** (optional) — the receiver answers 503 while records keep coming; the worker's
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -52,6 +56,8 @@ class E2EResult:
     workers: int = 1
     # ceiling
     ceiling_records_per_s: float = 0.0
+    """The median of ``ceiling_samples``."""
+    ceiling_samples: list[float] = field(default_factory=list)
     # full load
     records_per_s: float = 0.0
     traces_per_s: float = 0.0
@@ -60,6 +66,13 @@ class E2EResult:
     requests: int = 0
     requests_per_1000_traces: float = 0.0
     bytes_per_trace: float = 0.0
+    worker_cpu_ms_per_record: float = 0.0
+    """CPU time (user + system) of the worker(s) and their helpers over the full-load phase,
+    per record: the cost of running the pipeline, less sensitive to a noisy machine than the
+    rate (wall-clock) is."""
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
+    """CPU seconds over the full-load phase by process: worker(s), broker (embedded only),
+    receiver, harness; next to ``drain_seconds`` they show who used the cores."""
     peak_rss_mb: float = 0.0
     peak_pss_mb: float = 0.0
     """Sampled twice a second, summed over the worker's processes: pages they share (the
@@ -170,6 +183,18 @@ def _fleet_memory(pids: Iterable[int]) -> tuple[float, float]:
         rss = max(rss, sum(_status_mb(each, "VmRSS") for each in tree))
         pss = max(pss, sum(_pss_mb(each) for each in tree))
     return rss, pss
+
+
+def _cpu_seconds(pids: Iterable[int]) -> float:
+    """User + system CPU seconds the processes used so far (``/proc/<pid>/stat``); a process
+    gone or unreadable counts 0."""
+    ticks = 0
+    for pid in pids:
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            # pid (comm) state …: after comm's ")", utime and stime are the 12th and 13th
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -295,12 +320,13 @@ def _produce_at_rate(
 
 
 @contextlib.contextmanager
-def _broker(bootstrap: str | None) -> Iterator[tuple[str, bool]]:
+def _broker(bootstrap: str | None) -> Iterator[tuple[str, int | None]]:
+    """The bootstrap servers, and the embedded broker's process id (None: an external one)."""
     if bootstrap:
-        yield bootstrap, False
+        yield bootstrap, None
         return
     with EmbeddedBroker() as broker:
-        yield broker.bootstrap_servers, True
+        yield broker.bootstrap_servers, broker.pid
 
 
 # --- the run ---------------------------------------------------------------------------------
@@ -314,11 +340,13 @@ def run_e2e(
     outage_seconds: float = 0.0,
     seed: int = 7,
     timeout: float = 300.0,
+    ceiling_passes: int = 3,
     workdir: Path | None = None,
     progress: Callable[[str], None] = lambda _: None,
     worker_env: dict[str, str] | None = None,
 ) -> E2EResult:
-    """Run every phase once; see the module docstring. ``bootstrap`` None: embedded broker."""
+    """Run every phase once (the ceiling ``ceiling_passes`` times); see the module docstring.
+    ``bootstrap`` None: embedded broker."""
     from pipeline.bench.mix import generate
     from pipeline.kafka import publish
     from pipeline.ops.topics import ensure_topics, pipeline_topics
@@ -335,7 +363,8 @@ def run_e2e(
         embedded_broker=False,
         workers=workers,
     )
-    with _broker(bootstrap) as (servers, embedded):
+    with _broker(bootstrap) as (servers, broker_pid):
+        embedded = broker_pid is not None
         result.embedded_broker = embedded
         names = {
             "KONG_LOG_TOPIC": f"bench-{run}-kong-logs",
@@ -356,8 +385,15 @@ def run_e2e(
         progress(f"publishing {records:,} records")
         publish(servers, names["KONG_LOG_TOPIC"], values, timeout=timeout)
 
-        progress("ceiling: a bare confluent-kafka consumer reading and parsing them")
-        result.ceiling_records_per_s = ceiling(servers, names["KONG_LOG_TOPIC"], records, timeout)
+        progress(
+            f"ceiling: a bare confluent-kafka consumer reading and parsing them, "
+            f"{ceiling_passes} pass(es)"
+        )
+        result.ceiling_samples = [
+            ceiling(servers, names["KONG_LOG_TOPIC"], records, timeout)
+            for _ in range(ceiling_passes)
+        ]
+        result.ceiling_records_per_s = statistics.median(result.ceiling_samples)
 
         receiver = _Receiver()
         env = {k: v for k, v in os.environ.items() if not k.startswith(("LANGFUSE_", "KONG_"))}
@@ -395,8 +431,27 @@ def run_e2e(
             progress(f"full load: {workers} worker(s) drain the backlog")
             for worker in fleet:
                 worker.wait_ready(timeout)
+
+            def cpu() -> dict[str, float]:
+                workers_cpu = _cpu_seconds(
+                    pid for w in fleet for pid in (w.pid, *descendants(w.pid))
+                )
+                times = os.times()
+                return {
+                    "workers": workers_cpu,
+                    "broker": _cpu_seconds([broker_pid] if broker_pid else []),
+                    "receiver": _cpu_seconds([receiver.process.pid]),
+                    "harness": times.user + times.system,
+                }
+
+            cpu_at_ready = cpu()
             ready_at = time.time()
             stats = _wait_for(receiver, expected, timeout, sample_rss)
+            cpu_at_drained = cpu()
+            result.cpu_seconds = {
+                name: round(cpu_at_drained[name] - cpu_at_ready[name], 2) for name in cpu_at_ready
+            }
+            result.worker_cpu_ms_per_record = result.cpu_seconds["workers"] * 1000 / records
             arrivals = sorted(t for _, t in stats["arrivals"])
             if arrivals:
                 # from the worker(s) owning partitions to the last trace accepted: ramp-up
@@ -471,7 +526,12 @@ def summary_rows(result: E2EResult) -> list[tuple[str, str]]:
     """(figure, value) rows for a table."""
     return [
         ("records (traces expected)", f"{result.records:,} ({result.traces_expected:,})"),
-        ("ceiling: bare consumer + orjson", f"{result.ceiling_records_per_s:,.0f} records/s"),
+        (
+            f"ceiling: bare consumer + orjson, median of {len(result.ceiling_samples)}",
+            f"{result.ceiling_records_per_s:,.0f} records/s "
+            f"({min(result.ceiling_samples, default=0):,.0f}-"
+            f"{max(result.ceiling_samples, default=0):,.0f})",
+        ),
         ("worker, sustained", f"{result.records_per_s:,.0f} records/s"),
         ("ratio to the ceiling", f"{result.ratio_to_ceiling:.3f}"),
         (
@@ -480,6 +540,14 @@ def summary_rows(result: E2EResult) -> list[tuple[str, str]]:
         ),
         ("HTTP requests per 1,000 traces", f"{result.requests_per_1000_traces:.2f}"),
         ("bytes sent per trace", f"{result.bytes_per_trace:,.0f}"),
+        (
+            "worker CPU per record (full load)",
+            f"{result.worker_cpu_ms_per_record * 1000:,.0f} µs",
+        ),
+        (
+            f"CPU seconds in the {result.drain_seconds:,.1f} s of full load",
+            ", ".join(f"{name} {seconds:,.1f}" for name, seconds in result.cpu_seconds.items()),
+        ),
         ("worker peak RSS", f"{result.peak_rss_mb:,.0f} MB"),
         ("worker peak RSS during the outage", f"{result.outage_peak_rss_mb:,.0f} MB"),
         (

@@ -17,7 +17,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from typer.testing import CliRunner
 
 from pipeline.bench.cli import e2e_targets
-from pipeline.bench.e2e import _Receiver, descendants
+from pipeline.bench.e2e import _cpu_seconds, _Receiver, descendants
 from pipeline.bench.receiver import OTLP_PATH
 from pipeline.cli import app
 from tests.conftest import still_running
@@ -40,6 +40,8 @@ def test_bench_e2e_reports_every_figure(
             "3",
             "--timeout",
             "120",
+            "--ceiling-passes",
+            "2",
             "--json",
         ],
     )
@@ -51,6 +53,9 @@ def test_bench_e2e_reports_every_figure(
     assert figures["lost"] == 0 and figures["duplicates"] == 0
     assert figures["traces_received"] > figures["traces_expected"]
     assert figures["ceiling_records_per_s"] > 0 and figures["records_per_s"] > 0
+    # the ceiling is the median of its passes
+    assert len(figures["ceiling_samples"]) == 2 and min(figures["ceiling_samples"]) > 0
+    assert figures["ceiling_records_per_s"] == pytest.approx(sum(figures["ceiling_samples"]) / 2)
     assert figures["ratio_to_ceiling"] == pytest.approx(
         figures["records_per_s"] / figures["ceiling_records_per_s"]
     )
@@ -59,8 +64,26 @@ def test_bench_e2e_reports_every_figure(
     assert figures["peak_rss_mb"] > 50 and figures["outage_peak_rss_mb"] > 50
     # PSS counts shared pages once: sampled, it is above zero and under the summed RSS peak
     assert 30 < figures["peak_pss_mb"] <= figures["peak_rss_mb"]
+    # CPU over the full load: the worker did the work; an external broker is not measured
+    cpu = figures["cpu_seconds"]
+    assert set(cpu) == {"workers", "broker", "receiver", "harness"}
+    assert cpu["workers"] > 0 and cpu["receiver"] >= 0 and cpu["broker"] == 0
+    assert cpu["workers"] <= 2 * figures["drain_seconds"] + 0.5  # two cores at most
+    assert figures["worker_cpu_ms_per_record"] == pytest.approx(
+        cpu["workers"] * 1000 / 400, abs=0.01
+    )
     assert 30 < figures["outage_peak_pss_mb"] <= figures["peak_rss_mb"]
     assert figures["embedded_broker"] is False and figures["workers"] == 1
+
+
+def test_cpu_seconds_are_what_the_kernel_counts_for_the_process() -> None:
+    busy_until = time.process_time() + 0.3
+    while time.process_time() < busy_until:  # bounded: 0.3 s of this process's CPU
+        pass
+    times = os.times()
+    assert _cpu_seconds([os.getpid()]) == pytest.approx(times.user + times.system, abs=0.05)
+    no_such_pid = 2**22 + 1  # above any pid_max
+    assert _cpu_seconds([no_such_pid]) == 0
 
 
 def test_the_receiver_counts_without_listing_arrivals_when_asked() -> None:
