@@ -71,8 +71,9 @@ class E2EResult:
     per record: the cost of running the pipeline, less sensitive to a noisy machine than the
     rate (wall-clock) is."""
     cpu_seconds: dict[str, float] = field(default_factory=dict)
-    """CPU seconds over the full-load phase by process: worker(s), broker (embedded only),
-    receiver, harness; next to ``drain_seconds`` they show who used the cores."""
+    """CPU seconds over the full-load phase by process: the worker processes, the helpers they
+    started (``ENRICH_PROCESSES``), the broker (embedded only), the receiver and this harness;
+    next to ``drain_seconds`` they show who used the cores."""
     peak_rss_mb: float = 0.0
     peak_pss_mb: float = 0.0
     """Sampled twice a second, summed over the worker's processes: pages they share (the
@@ -433,12 +434,10 @@ def run_e2e(
                 worker.wait_ready(timeout)
 
             def cpu() -> dict[str, float]:
-                workers_cpu = _cpu_seconds(
-                    pid for w in fleet for pid in (w.pid, *descendants(w.pid))
-                )
                 times = os.times()
                 return {
-                    "workers": workers_cpu,
+                    "workers": _cpu_seconds(w.pid for w in fleet),
+                    "helpers": _cpu_seconds(pid for w in fleet for pid in descendants(w.pid)),
                     "broker": _cpu_seconds([broker_pid] if broker_pid else []),
                     "receiver": _cpu_seconds([receiver.process.pid]),
                     "harness": times.user + times.system,
@@ -451,7 +450,8 @@ def run_e2e(
             result.cpu_seconds = {
                 name: round(cpu_at_drained[name] - cpu_at_ready[name], 2) for name in cpu_at_ready
             }
-            result.worker_cpu_ms_per_record = result.cpu_seconds["workers"] * 1000 / records
+            worker_cpu = result.cpu_seconds["workers"] + result.cpu_seconds["helpers"]
+            result.worker_cpu_ms_per_record = worker_cpu * 1000 / records
             arrivals = sorted(t for _, t in stats["arrivals"])
             if arrivals:
                 # from the worker(s) owning partitions to the last trace accepted: ramp-up

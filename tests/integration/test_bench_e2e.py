@@ -66,11 +66,12 @@ def test_bench_e2e_reports_every_figure(
     assert 30 < figures["peak_pss_mb"] <= figures["peak_rss_mb"]
     # CPU over the full load: the worker did the work; an external broker is not measured
     cpu = figures["cpu_seconds"]
-    assert set(cpu) == {"workers", "broker", "receiver", "harness"}
+    assert set(cpu) == {"workers", "helpers", "broker", "receiver", "harness"}
     assert cpu["workers"] > 0 and cpu["receiver"] >= 0 and cpu["broker"] == 0
+    assert cpu["helpers"] < 0.2  # ENRICH_PROCESSES=0: only multiprocessing's tracker, if any
     assert cpu["workers"] <= 2 * figures["drain_seconds"] + 0.5  # two cores at most
     assert figures["worker_cpu_ms_per_record"] == pytest.approx(
-        cpu["workers"] * 1000 / 400, abs=0.01
+        (cpu["workers"] + cpu["helpers"]) * 1000 / 400, abs=0.01
     )
     assert 30 < figures["outage_peak_pss_mb"] <= figures["peak_rss_mb"]
     assert figures["embedded_broker"] is False and figures["workers"] == 1
