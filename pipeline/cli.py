@@ -67,17 +67,6 @@ def demo(
         raise typer.Exit(1)
 
 
-def tune_interpreter(settings: Settings) -> None:
-    """The worker's process-wide settings, applied before any thread starts."""
-    if settings.worker_tune_malloc:
-        from pipeline.allocator import tune_allocator
-
-        tune_allocator()  # arenas are per thread
-    # The main thread runs the agents; the Kafka client threads mostly wait in C. Python's
-    # 5 ms switch interval made the main thread hand over the GIL every few milliseconds.
-    sys.setswitchinterval(settings.worker_switch_interval_ms / 1000)
-
-
 @app.command()
 def worker(
     create_topics: Annotated[
@@ -90,6 +79,7 @@ def worker(
     from pipeline.app import create_app
     from pipeline.kafka import bootstrap_servers, client_config
     from pipeline.ops.topics import ensure_topics, pipeline_topics
+    from pipeline.runtime import freeze_startup_heap, tune_interpreter
 
     settings = _settings()
     tune_interpreter(settings)
@@ -107,6 +97,7 @@ def worker(
                 client_config=client_config(settings),
             )
         faust_app = create_app(settings)
+        freeze_startup_heap()
         faust.Worker(faust_app, loglevel=settings.log_level.lower()).execute_from_commandline()
 
 

@@ -38,12 +38,12 @@ _config: StageConfig | None = None
 
 def _start(settings: Settings) -> None:
     global _config
-    threading.Thread(target=_exit_with, args=(os.getppid(),), daemon=True).start()
-    if settings.worker_tune_malloc:  # a helper is a process of its own: same settings
-        from pipeline.allocator import tune_allocator
+    from pipeline.runtime import freeze_startup_heap, tune_interpreter
 
-        tune_allocator()
+    tune_interpreter(settings)  # a helper is a process of its own: same settings
+    threading.Thread(target=_exit_with, args=(os.getppid(),), daemon=True).start()
     _config = StageConfig.from_settings(settings)
+    freeze_startup_heap()
 
 
 def _exit_with(worker: int) -> None:

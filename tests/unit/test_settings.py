@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -55,6 +58,7 @@ def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None
         ("SINK_BATCH_SIZE", "0", "SINK_BATCH_SIZE"),
         ("LANGFUSE_BASE_URL", "ftp://x", "LANGFUSE_BASE_URL"),
         ("WORKER_SWITCH_INTERVAL_MS", "0", "WORKER_SWITCH_INTERVAL_MS"),
+        ("WORKER_GC_THRESHOLD", "0", "WORKER_GC_THRESHOLD"),  # 0 would turn the collector off
     ],
 )
 def test_bad_settings_name_the_variable(
@@ -137,14 +141,38 @@ def test_kafka_sasl_and_tls(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "s3cret" not in repr(settings)
 
 
-def test_the_worker_sets_its_switch_interval(monkeypatch: pytest.MonkeyPatch) -> None:
-    from pipeline.cli import tune_interpreter
+def test_the_worker_sets_its_switch_interval_and_gc_threshold(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pipeline.runtime import tune_interpreter
 
     monkeypatch.setenv("WORKER_SWITCH_INTERVAL_MS", "20")
+    monkeypatch.setenv("WORKER_GC_THRESHOLD", "5000")
     monkeypatch.setenv("WORKER_TUNE_MALLOC", "false")
-    before = sys.getswitchinterval()
+    before, thresholds = sys.getswitchinterval(), gc.get_threshold()
     try:
         tune_interpreter(load_settings())
         assert sys.getswitchinterval() == pytest.approx(0.02)
+        assert gc.get_threshold() == (5000, *thresholds[1:])
     finally:
         sys.setswitchinterval(before)
+        gc.set_threshold(*thresholds)
+
+
+def test_a_helper_applies_the_settings_and_freezes_its_startup_heap() -> None:
+    # in a process of its own: a frozen heap is never collected again
+    code = (
+        "import gc, os, sys\n"
+        "from pipeline.enrich import pool\n"
+        "from pipeline.settings import load_settings\n"
+        "pool._start(load_settings())\n"
+        "print(gc.get_threshold()[0], sys.getswitchinterval(), gc.get_freeze_count())\n"
+    )
+    env = {**os.environ, "WORKER_GC_THRESHOLD": "4321", "WORKER_SWITCH_INTERVAL_MS": "30"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    threshold, interval, frozen = done.stdout.split()
+    assert int(threshold) == 4321 and float(interval) == pytest.approx(0.03)
+    assert int(frozen) > 10_000  # the modules and the enrichment options at least
