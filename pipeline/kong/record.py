@@ -290,8 +290,10 @@ def parse_record(item: dict[str, Any]) -> KongRecord:
         # model_validate without its Python wrapper (same defaults): this runs for every record
         return KongRecord.__pydantic_validator__.validate_python(item)  # type: ignore[no-any-return]
     except ValidationError as exc:
-        first = exc.errors()[0]
+        # Without the errors' context: it holds a validator's exception, whose traceback holds
+        # this frame and its callers', so keeping it here made a reference cycle that held
+        # the caller's whole batch (values and outcomes) until a full collection.
+        first = exc.errors(include_url=False, include_context=False)[0]
         where = ".".join(str(part) for part in first["loc"])
-        raise RecordError(
-            f"invalid Kong record: {where}: {first['msg']} ({exc.error_count()} error(s))"
-        ) from None
+        reason = f"invalid Kong record: {where}: {first['msg']} ({exc.error_count()} error(s))"
+    raise RecordError(reason)  # outside the handler: no context chained to the ValidationError

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import signal
@@ -97,6 +98,32 @@ def test_a_bug_costs_one_record_and_keeps_its_traceback() -> None:
     assert isinstance(bug, Rejected) and bug.reason == "internal error: KeyError: 'choices'"
     assert bug.error is not None and "raise KeyError" in bug.error
     assert isinstance(traced, Traced)
+
+
+def test_the_stage_leaves_no_reference_cycles() -> None:
+    # A cycle through a failing record's traceback once held the caller's frame, and with it
+    # the whole batch of values and outcomes, until the collector's next full pass.
+    options = EnrichOptions(providers=(_Broken(), *REGISTRY))
+    raw = [
+        json.dumps(kong_record(1)).encode(),
+        json.dumps({"request": {"headers": "not an object"}}).encode(),  # fails validation
+        json.dumps(kong_record(2, started_at=None)).encode(),
+        json.dumps(kong_record(3, request={"uri": "/broken"})).encode(),  # a provider's bug
+        b"{not json",
+    ]
+    values, config = _values(raw), _config(options=options)
+    run_stage(values, config)  # caches filled
+    gc.collect()
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        outcomes = run_stage(values, config)
+        assert [type(o) for o in outcomes] == [Traced, Rejected, Rejected, Rejected, Rejected]
+        del outcomes
+        assert gc.collect() == 0  # everything was freed by reference counting
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def test_a_trace_over_the_record_limit_is_truncated_or_rejected() -> None:
