@@ -9,8 +9,8 @@ One run, side by side on the same machine and the same topic:
    same backlog to the receiver (``pipeline.bench.receiver``, another process); sustained
    records/s (records ÷ seconds from the workers owning their partitions to the last trace
    accepted, ramp-up included), HTTP requests per 1,000 traces, bytes per trace, peak RSS, and
-   the CPU time each process took meanwhile (worker, broker, receiver, this harness): what a
-   record costs to run, and who else used the two cores;
+   the CPU time each process took meanwhile (worker, its helpers, broker, receiver, this
+   harness): what a record costs to run, and who else used the two cores;
 3. **latency** — records produced at half the measured rate while the worker runs; p50/p99
    of produce → accepted by the receiver;
 4. **outage** (optional) — the receiver answers 503 while records keep coming; the worker's
