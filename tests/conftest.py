@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
+from pipeline.bench.e2e import proc_stat
 from pipeline.bench.worker import WorkerProcess
 from pipeline.broker import EmbeddedBroker, free_port
 from pipeline.ops.topics import ensure_topics
@@ -164,7 +165,7 @@ def still_running(pids: list[int], timeout: float) -> list[int]:
 
     def running(pid: int) -> bool:
         try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            state = proc_stat(pid)[0]
         except (OSError, IndexError):
             return False
         return state != "Z"

@@ -149,6 +149,13 @@ def _pss_mb(pid: int) -> float:
     return 0.0
 
 
+def proc_stat(pid: int | str) -> list[str]:
+    """The fields of ``/proc/<pid>/stat`` after the command name, which may hold spaces and
+    parentheses (hence the split after its last ")"): state, ppid, … utime, stime at 0, 1, …
+    11, 12. Raises OSError for a process that is gone."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
 def descendants(pid: int) -> list[int]:
     """The processes a worker started (its enrich helpers, multiprocessing's tracker), found
     through each process's parent in ``/proc/<pid>/stat``."""
@@ -157,8 +164,7 @@ def descendants(pid: int) -> list[int]:
         if not entry.name.isdigit():
             continue
         with contextlib.suppress(OSError, ValueError, IndexError):
-            # pid (comm) state ppid …: comm may hold spaces, so split after its ")"
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            ppid = int(proc_stat(entry.name)[1])
             children.setdefault(ppid, []).append(int(entry.name))
     found: list[int] = []
     todo = [pid]
@@ -192,9 +198,8 @@ def _cpu_seconds(pids: Iterable[int]) -> float:
     ticks = 0
     for pid in pids:
         with contextlib.suppress(OSError, ValueError, IndexError):
-            # pid (comm) state …: after comm's ")", utime and stime are the 12th and 13th
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            ticks += int(fields[11]) + int(fields[12])
+            fields = proc_stat(pid)
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
     return ticks / os.sysconf("SC_CLK_TCK")
 
 

@@ -25,6 +25,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 from pipeline.enrich.stage import KafkaValue, Outcome, StageConfig, run_stage
+from pipeline.runtime import freeze_startup_heap, tune_interpreter
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -38,8 +39,6 @@ _config: StageConfig | None = None
 
 def _start(settings: Settings) -> None:
     global _config
-    from pipeline.runtime import freeze_startup_heap, tune_interpreter
-
     tune_interpreter(settings)  # a helper is a process of its own: same settings
     threading.Thread(target=_exit_with, args=(os.getppid(),), daemon=True).start()
     _config = StageConfig.from_settings(settings)
