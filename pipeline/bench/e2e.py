@@ -41,6 +41,8 @@ import orjson
 from pipeline.bench.worker import WorkerProcess
 from pipeline.broker import EmbeddedBroker, free_port
 
+THROUGHPUT_TARGET = 10_000.0
+"""records/s one worker should sustain end to end on this 2-core machine."""
 PUBLIC_KEY = "pk-lf-bench"
 SECRET_KEY = "sk-lf-bench"  # a stand-in receiver's key, not a secret
 
@@ -74,6 +76,13 @@ class E2EResult:
     """CPU seconds over the full-load phase by process: the worker processes, the helpers they
     started (``ENRICH_PROCESSES``), the broker (embedded only), the receiver and this harness;
     next to ``drain_seconds`` they show who used the cores."""
+    cores: int = 0
+    """CPUs the run may use (this process's affinity)."""
+    others_cpu_us_per_record: float = 0.0
+    """CPU of the broker, receiver and harness per record over the full load."""
+    worker_cpu_budget_us: float = 0.0
+    """CPU per record the cores leave the worker(s) at ``THROUGHPUT_TARGET`` records/s, if the
+    others cost per record what they did in this run (negative: less than nothing)."""
     peak_rss_mb: float = 0.0
     peak_pss_mb: float = 0.0
     """Sampled twice a second, summed over the worker's processes: pages they share (the
@@ -457,6 +466,12 @@ def run_e2e(
             }
             worker_cpu = result.cpu_seconds["workers"] + result.cpu_seconds["helpers"]
             result.worker_cpu_ms_per_record = worker_cpu * 1000 / records
+            others = sum(result.cpu_seconds[name] for name in ("broker", "receiver", "harness"))
+            result.cores = len(os.sched_getaffinity(0))
+            result.others_cpu_us_per_record = others * 1e6 / records
+            result.worker_cpu_budget_us = (
+                result.cores * 1e6 / THROUGHPUT_TARGET - result.others_cpu_us_per_record
+            )
             arrivals = sorted(t for _, t in stats["arrivals"])
             if arrivals:
                 # from the worker(s) owning partitions to the last trace accepted: ramp-up
@@ -548,6 +563,11 @@ def summary_rows(result: E2EResult) -> list[tuple[str, str]]:
         (
             "worker CPU per record (full load)",
             f"{result.worker_cpu_ms_per_record * 1000:,.0f} µs",
+        ),
+        (
+            f"worker CPU budget at {THROUGHPUT_TARGET:,.0f} records/s",
+            f"{result.worker_cpu_budget_us:,.0f} µs/record ({result.cores} cores, less "
+            f"{result.others_cpu_us_per_record:,.0f} µs/record of broker, receiver and harness)",
         ),
         (
             f"CPU seconds in the {result.drain_seconds:,.1f} s of full load",

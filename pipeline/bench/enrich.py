@@ -3,6 +3,11 @@
 For the same generated records (:mod:`pipeline.bench.mix`), in one process:
 
 - **ceiling**: ``orjson.loads`` of each record, the least any consumer of the topic must do;
+- **floor**: the least any enricher of these records must do in C, whatever its language
+  above it: parse each record, parse each body it captured (JSON, each event of a stream) and
+  write each trace it publishes (``orjson.dumps`` of the trace, built untimed). What the
+  targets leave for everything else (provider, usage, cost, context, credentials) is the
+  target's µs per record less this;
 - **enrich**: the worker's enrich stage, :func:`pipeline.enrich.stage.run_stage`, over the
   records as Kafka values, with the options the worker builds from its settings: parse,
   enrich, the trace JSON it would publish, fitted to a Kafka record and routed (the dead
@@ -10,8 +15,9 @@ For the same generated records (:mod:`pipeline.bench.mix`), in one process:
 - **OTLP encoding**, the sink side: the serialized OTLP export request of each batch of 200
   traces, as the sink builds it (``encode_request_bytes``).
 
-After one warm-up pass of each, ``rounds`` rounds alternate ceiling and enrich passes (so drift
-on a noisy machine hits both) and the medians are reported. Every loop is bounded by the input.
+After one warm-up pass of each, ``rounds`` rounds alternate ceiling, floor and enrich passes
+(so drift on a noisy machine hits them all) and the medians are reported. Every loop is
+bounded by the input.
 """
 
 from __future__ import annotations
@@ -60,6 +66,9 @@ class EnrichBenchResult:
     size_scale: float
     mean_record_bytes: float
     ceiling_seconds: float
+    floor_seconds: float
+    floor_documents: int
+    """JSON documents the floor parses and writes: records, bodies and stream events, traces."""
     enrich_seconds: float
     otlp_seconds: float
     traced: int
@@ -75,6 +84,7 @@ class EnrichBenchResult:
     outcomes: dict[str, dict[str, int]] = field(default_factory=dict)
     """category → outcome → records."""
     ceiling_samples: tuple[float, ...] = ()
+    floor_samples: tuple[float, ...] = ()
     enrich_samples: tuple[float, ...] = ()
     otlp_samples: tuple[float, ...] = ()
 
@@ -85,6 +95,20 @@ class EnrichBenchResult:
     @property
     def ceiling_us_per_record(self) -> float:
         return self.ceiling_seconds / self.records * 1e6 if self.records else 0.0
+
+    @property
+    def floor_us_per_record(self) -> float:
+        return self.floor_seconds / self.records * 1e6 if self.records else 0.0
+
+    @property
+    def logic_budget_us(self) -> float:
+        """µs a record the throughput target leaves above the floor (negative: none at all)."""
+        return 1e6 / THROUGHPUT_TARGET - self.floor_us_per_record
+
+    @property
+    def ratio_logic_budget_us(self) -> float:
+        """… and the ratio target (``RATIO_TARGET`` times the ceiling's records/s)."""
+        return self.ceiling_us_per_record / RATIO_TARGET - self.floor_us_per_record
 
     @property
     def enrich_records_per_s(self) -> float:
@@ -116,6 +140,9 @@ class EnrichBenchResult:
         data.update(
             ceiling_records_per_s=self.ceiling_records_per_s,
             ceiling_us_per_record=self.ceiling_us_per_record,
+            floor_us_per_record=self.floor_us_per_record,
+            logic_budget_us=self.logic_budget_us,
+            ratio_logic_budget_us=self.ratio_logic_budget_us,
             enrich_records_per_s=self.enrich_records_per_s,
             enrich_us_per_record=self.enrich_us_per_record,
             ratio=self.ratio,
@@ -123,7 +150,7 @@ class EnrichBenchResult:
             meets_throughput_target=self.meets_throughput_target,
             meets_ratio_target=self.meets_ratio_target,
         )
-        for key in ("ceiling_samples", "enrich_samples", "otlp_samples"):
+        for key in ("ceiling_samples", "floor_samples", "enrich_samples", "otlp_samples"):
             data[key] = list(data[key])
         return data
 
@@ -143,6 +170,69 @@ def _ceiling(values: Sequence[bytes]) -> None:
             loads(value)
         except orjson.JSONDecodeError:
             pass
+
+
+def _parse_body(text: str) -> int:
+    """Parse a captured body as cheaply as possible: one document, or one per stream event
+    (base64-gzipped captures are not inflated: the floor stays a lower bound)."""
+    text = text.strip()
+    if text[:1] in ("{", "["):
+        try:
+            orjson.loads(text)
+            return 1
+        except orjson.JSONDecodeError:
+            pass
+    parsed = 0
+    for line in text.split("\n"):
+        if line.startswith("data:"):
+            payload = line[5:].strip()
+            if payload[:1] in ("{", "["):
+                try:
+                    orjson.loads(payload)
+                    parsed += 1
+                except orjson.JSONDecodeError:
+                    pass
+    return parsed
+
+
+def _record_bodies(record: dict[str, Any]) -> int:
+    """Parse a record's captured bodies, else the payloads Kong's ``ai`` block logged."""
+    parsed = 0
+    captured = False
+    for side in ("request", "response"):
+        part = record.get(side)
+        body = part.get("body") if type(part) is dict else None
+        if type(body) is str and body:
+            parsed += _parse_body(body)
+            captured = True
+    ai = record.get("ai")
+    if captured or type(ai) is not dict:
+        return parsed
+    for block in ai.values():
+        payload = block.get("payload") if type(block) is dict else None
+        if type(payload) is dict:
+            for text in payload.values():
+                if type(text) is str and text:
+                    parsed += _parse_body(text)
+    return parsed
+
+
+def floor_pass(values: Sequence[bytes], traces: Sequence[dict[str, Any]]) -> int:
+    """The C-level work of enriching ``values`` into ``traces``; the documents it handled."""
+    loads, dumps = orjson.loads, orjson.dumps
+    documents = 0
+    for value in values:
+        try:
+            document = loads(value)
+        except orjson.JSONDecodeError:
+            continue
+        documents += 1
+        for record in document if type(document) is list else (document,):
+            if type(record) is dict:
+                documents += _record_bodies(record)
+    for trace in traces:
+        dumps(trace)
+    return documents + len(traces)
 
 
 def kafka_values(values: Sequence[bytes]) -> list[KafkaValue]:
@@ -168,6 +258,8 @@ class _Analysis:
     traces: list[Trace] = field(default_factory=list)
     """The published traces, read back as the sink reads them (for the OTLP encoding)."""
     json_bytes: int = 0
+    documents: list[dict[str, Any]] = field(default_factory=list)
+    """The published traces as JSON objects (what the floor writes)."""
 
 
 def _analyse(values: Sequence[KafkaValue], config: StageConfig) -> _Analysis:
@@ -180,6 +272,7 @@ def _analyse(values: Sequence[KafkaValue], config: StageConfig) -> _Analysis:
         for outcome in outcomes:
             if isinstance(outcome, Traced):
                 done.traces.append(Trace.from_json(outcome.value))
+                done.documents.append(orjson.loads(outcome.value))
                 done.json_bytes += len(outcome.value)
     return done
 
@@ -224,10 +317,14 @@ def run_enrich_bench(
     encode = otlp.encode_request_bytes  # what the sink sends, cached spans aside
     _encode_otlp(encode, warm.traces)
 
+    floor_documents = floor_pass(values, warm.documents)
+
     ceiling_samples: list[float] = []
+    floor_samples: list[float] = []
     enrich_samples: list[float] = []
     for _ in range(rounds):
         ceiling_samples.append(_timed(lambda: _ceiling(values)))
+        floor_samples.append(_timed(lambda: floor_pass(values, warm.documents)))
         enrich_samples.append(_timed(lambda: run_stage(messages, config)))
     otlp_samples = [_timed(lambda: _encode_otlp(encode, warm.traces)) for _ in range(rounds)]
     otlp_size = _encode_otlp(encode, warm.traces)
@@ -245,6 +342,8 @@ def run_enrich_bench(
         size_scale=size_scale,
         mean_record_bytes=sum(map(len, values)) / len(values),
         ceiling_seconds=statistics.median(ceiling_samples),
+        floor_seconds=statistics.median(floor_samples),
+        floor_documents=floor_documents,
         enrich_seconds=statistics.median(enrich_samples),
         otlp_seconds=statistics.median(otlp_samples) if traced else 0.0,
         traced=traced,
@@ -258,6 +357,7 @@ def run_enrich_bench(
         composition={c.name: counted.get(c.name, 0) for c in CATEGORIES},
         outcomes={c.name: outcomes[c.name] for c in CATEGORIES if c.name in outcomes},
         ceiling_samples=tuple(ceiling_samples),
+        floor_samples=tuple(floor_samples),
         enrich_samples=tuple(enrich_samples),
         otlp_samples=tuple(otlp_samples),
     )

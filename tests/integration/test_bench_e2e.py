@@ -17,7 +17,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from typer.testing import CliRunner
 
 from pipeline.bench.cli import e2e_targets
-from pipeline.bench.e2e import _cpu_seconds, _Receiver, descendants
+from pipeline.bench.e2e import E2EResult, _cpu_seconds, _Receiver, descendants, summary_rows
 from pipeline.bench.receiver import OTLP_PATH
 from pipeline.cli import app
 from tests.conftest import still_running
@@ -73,8 +73,22 @@ def test_bench_e2e_reports_every_figure(
     assert figures["worker_cpu_ms_per_record"] == pytest.approx(
         (cpu["workers"] + cpu["helpers"]) * 1000 / 400, abs=0.01
     )
+    # what the cores leave the worker at the target, beside the receiver and this harness
+    assert figures["cores"] == len(os.sched_getaffinity(0))
+    others = (cpu["broker"] + cpu["receiver"] + cpu["harness"]) * 1e6 / 400
+    assert figures["others_cpu_us_per_record"] == pytest.approx(others, abs=1)
+    assert figures["worker_cpu_budget_us"] == pytest.approx(figures["cores"] * 100 - others, abs=1)
     assert 30 < figures["outage_peak_pss_mb"] <= figures["peak_rss_mb"]
     assert figures["embedded_broker"] is False and figures["workers"] == 1
+
+
+def test_the_summary_shows_the_workers_cpu_budget_at_the_target() -> None:
+    result = E2EResult(records=1000, traces_expected=900, partitions=4, embedded_broker=True)
+    result.cores, result.others_cpu_us_per_record, result.worker_cpu_budget_us = 2, 118.4, 81.6
+    rows = dict(summary_rows(result))
+    assert rows["worker CPU budget at 10,000 records/s"] == (
+        "82 µs/record (2 cores, less 118 µs/record of broker, receiver and harness)"
+    )
 
 
 def test_cpu_seconds_are_what_the_kernel_counts_for_the_process() -> None:

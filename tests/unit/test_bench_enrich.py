@@ -15,6 +15,7 @@ from pipeline.bench.enrich import (
     RATIO_TARGET,
     THROUGHPUT_TARGET,
     EnrichBenchResult,
+    floor_pass,
     run_enrich_bench,
     run_sweep,
 )
@@ -48,6 +49,7 @@ def test_counts_add_up_and_match_the_mix(result: EnrichBenchResult) -> None:
 def test_figures_are_consistent(result: EnrichBenchResult) -> None:
     for samples, median in (
         (result.ceiling_samples, result.ceiling_seconds),
+        (result.floor_samples, result.floor_seconds),
         (result.enrich_samples, result.enrich_seconds),
         (result.otlp_samples, result.otlp_seconds),
     ):
@@ -61,6 +63,14 @@ def test_figures_are_consistent(result: EnrichBenchResult) -> None:
     assert result.otlp_us_per_trace == pytest.approx(result.otlp_seconds / result.traced * 1e6)
     assert result.otlp_batches == math.ceil(result.traced / 200)
     assert result.otlp_bytes_per_trace > 500 and result.trace_json_bytes > 500
+    assert result.floor_us_per_record == pytest.approx(result.floor_seconds / 300 * 1e6)
+    assert result.logic_budget_us == pytest.approx(50.0 - result.floor_us_per_record)
+    assert result.ratio_logic_budget_us == pytest.approx(
+        result.ceiling_us_per_record * 4 - result.floor_us_per_record
+    )
+    # the floor parses every record that is JSON, at least one body of most, writes every trace
+    parsed = 300 - result.dead_lettered
+    assert result.floor_documents > parsed + result.traced
     assert result.meets_throughput_target == (result.enrich_records_per_s >= THROUGHPUT_TARGET)
     assert result.meets_ratio_target == (result.ratio >= RATIO_TARGET)
 
@@ -72,6 +82,11 @@ def test_to_dict_holds_every_figure_and_is_json(result: EnrichBenchResult) -> No
         "mean_record_bytes",
         "ceiling_records_per_s",
         "ceiling_us_per_record",
+        "floor_us_per_record",
+        "floor_documents",
+        "floor_samples",
+        "logic_budget_us",
+        "ratio_logic_budget_us",
         "enrich_records_per_s",
         "enrich_us_per_record",
         "ratio",
@@ -88,6 +103,31 @@ def test_to_dict_holds_every_figure_and_is_json(result: EnrichBenchResult) -> No
         assert key in data, key
     assert data["ratio"] == pytest.approx(result.ratio)
     assert data["enrich_samples"] == list(result.enrich_samples)
+
+
+def _record(**parts: object) -> dict[str, object]:
+    return {"request": {"body": None}, "response": {"body": None}, **parts}
+
+
+def test_the_floor_parses_records_bodies_and_stream_events_and_writes_traces() -> None:
+    chat = _record(
+        request={"body": ' {"model": "m", "messages": []}'},
+        response={"body": 'data: {"a": 1}\n\ndata: {"a": 2}\n\ndata: [DONE]\n\n'},
+    )
+    logged = _record(
+        ai={"proxy": {"payload": {"request": '{"x": 1}', "response": '{"y": 2}'}}, "other": 1}
+    )
+    # captured bodies win over the ai block's payloads, as in enrichment
+    both = _record(request={"body": "{}"}, ai={"proxy": {"payload": {"request": "{}"}}})
+    values = [
+        orjson.dumps(chat),  # record + request body + 2 stream events
+        orjson.dumps(logged),  # record + 2 payloads
+        orjson.dumps([both, {"request": {"body": "plain text"}}]),  # array + 1 body; text: none
+        b"{not json",  # nothing
+    ]
+    assert floor_pass(values, []) == 4 + 3 + 2
+    assert floor_pass(values, [{"id": "a"}, {"id": "b"}]) == 9 + 2
+    assert floor_pass([], []) == 0
 
 
 def test_bad_arguments_are_refused() -> None:
