@@ -402,3 +402,35 @@ def test_trace_json_is_orjson_over_the_json_dump() -> None:
         assert trace.to_json() == plain
         checked += 1
     assert checked > 1000
+
+
+def test_trace_from_json_is_the_validated_trace_with_its_payloads_shared() -> None:
+    """Trace.from_json (orjson, then validation) reads what pydantic's JSON parser reads; the
+    generation's input and output are the trace's own objects when they are equal."""
+    from pipeline.bench.mix import generate_labelled
+
+    values = list(inputs().values()) + [value for _, value in generate_labelled(300, 5)]
+    shared = 0
+    for trace in _traces(values):
+        data = trace.to_json()
+        read, plain = Trace.from_json(data), Trace.model_validate_json(data)
+        assert _strict(read, plain)
+        for name in ("input", "output"):
+            ours, theirs = getattr(read, name), getattr(read.generation, name)
+            if ours is not None and ours == theirs:
+                assert theirs is ours
+                shared += 1
+    assert shared > 500
+
+
+def test_trace_from_json_keeps_a_generation_payload_that_differs() -> None:
+    trace = next(_traces(inputs().values()))
+    data = orjson.loads(trace.to_json())
+    data["input"], data["generation"]["input"] = ["a"], ["b"]
+    data["output"], data["generation"]["output"] = "same", "same"
+    read = Trace.from_json(orjson.dumps(data))
+    assert (read.input, read.generation.input) == (["a"], ["b"])
+    assert read.generation.output is read.output == "same"
+    for bad in (b"{not json", b"[]", orjson.dumps({**data, "generation": None})):
+        with pytest.raises(ValueError):
+            Trace.from_json(bad)
