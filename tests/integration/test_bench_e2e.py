@@ -73,9 +73,9 @@ def test_bench_e2e_reports_every_figure(
     assert figures["worker_cpu_ms_per_record"] == pytest.approx(
         (cpu["workers"] + cpu["helpers"]) * 1000 / 400, abs=0.01
     )
-    # what the cores leave the worker at the target, beside the receiver and this harness
+    # what the cores leave the worker at the target beside its counterparts (here the receiver)
     assert figures["cores"] == len(os.sched_getaffinity(0))
-    others = (cpu["broker"] + cpu["receiver"] + cpu["harness"]) * 1e6 / 400
+    others = (cpu["broker"] + cpu["receiver"]) * 1e6 / 400
     assert figures["others_cpu_us_per_record"] == pytest.approx(others, abs=1)
     assert figures["worker_cpu_budget_us"] == pytest.approx(figures["cores"] * 100 - others, abs=1)
     assert 30 < figures["outage_peak_pss_mb"] <= figures["peak_rss_mb"]
@@ -87,7 +87,7 @@ def test_the_summary_shows_the_workers_cpu_budget_at_the_target() -> None:
     result.cores, result.others_cpu_us_per_record, result.worker_cpu_budget_us = 2, 118.4, 81.6
     rows = dict(summary_rows(result))
     assert rows["worker CPU budget at 10,000 records/s"] == (
-        "82 µs/record (2 cores, less 118 µs/record of broker, receiver and harness)"
+        "82 µs/record (2 cores, less 118 µs/record of the broker and receiver)"
     )
 
 
