@@ -17,17 +17,46 @@ ObservationType = Literal["generation", "embedding"]
 Scalar = str | int | float | bool | None
 
 
+def usage_keys(model: str | None) -> tuple[str, str, str]:
+    """(cache read, cache write, reasoning) usage keys for a model's family.
+
+    The keys Langfuse's own integrations send for that family, which are the keys Litefuse's
+    model price table prices: Anthropic's ``input_cache_read`` / ``input_cache_creation``,
+    OpenAI's ``input_cached_tokens`` / ``output_reasoning_tokens``, Gemini's
+    ``input_cached_tokens`` / ``output_reasoning``.
+    """
+    name = (model or "").lower()
+    if "claude" in name:
+        return "input_cache_read", "input_cache_creation", "output_reasoning"
+    if "gemini" in name:
+        return "input_cached_tokens", "input_cache_creation", "output_reasoning"
+    return "input_cached_tokens", "input_cache_creation", "output_reasoning_tokens"
+
+
 class Usage(BaseModel):
-    """Token counts. Only non-negative integers, as Litefuse requires."""
+    """Token counts as the provider reports them. Only non-negative integers.
+
+    ``input`` counts every input token, cached reads and cache writes included; ``output``
+    every output token, reasoning included. What Litefuse is sent is :meth:`details`: exclusive
+    buckets, because its UI sums every key that starts with ``input`` (and ``output``).
+    """
 
     model_config = ConfigDict(extra="forbid")
 
-    input: int | None = Field(default=None, ge=0)
-    output: int | None = Field(default=None, ge=0)
-    total: int | None = Field(default=None, ge=0)
+    input: int | None = Field(
+        default=None, ge=0, description="All input tokens, cache reads and writes included."
+    )
+    output: int | None = Field(
+        default=None, ge=0, description="All output tokens, reasoning included."
+    )
+    total: int | None = Field(default=None, ge=0, description="As the provider reported it.")
     input_cached: int | None = Field(default=None, ge=0, description="Cache-read input tokens.")
-    input_cache_write: int | None = Field(default=None, ge=0)
-    output_reasoning: int | None = Field(default=None, ge=0)
+    input_cache_write: int | None = Field(
+        default=None, ge=0, description="Input tokens written to the provider's prompt cache."
+    )
+    output_reasoning: int | None = Field(
+        default=None, ge=0, description="Output tokens spent on reasoning."
+    )
     estimated: bool = Field(
         default=False, description="Counted with a tokenizer because the provider reported none."
     )
@@ -35,35 +64,59 @@ class Usage(BaseModel):
         default=None, description="Where the counts came from: kong-ai, response, stream, …"
     )
 
-    def details(self) -> dict[str, int]:
-        """Langfuse ``usage_details`` keys."""
-        keys = {
-            "input": self.input,
-            "output": self.output,
-            "total": self.total,
-            "input_cached_tokens": self.input_cached,
-            "input_cache_creation_tokens": self.input_cache_write,
-            "output_reasoning_tokens": self.output_reasoning,
-        }
-        return {key: value for key, value in keys.items() if value is not None}
+    def details(self, model: str | None = None) -> dict[str, int]:
+        """Litefuse's ``usage_details``: each token in exactly one bucket.
+
+        ``input`` is the uncached remainder, ``output`` the non-reasoning remainder, the cache
+        and reasoning buckets (named for ``model``'s family, see :func:`usage_keys`) stand
+        apart, and ``total`` is the sum of the buckets, so the UI's input/output/total equal
+        the provider's counts.
+        """
+        read_key, write_key, reasoning_key = usage_keys(model)
+        cached = self.input_cached or 0
+        written = self.input_cache_write or 0
+        reasoning = self.output_reasoning or 0
+        buckets: dict[str, int] = {}
+        if self.input is not None:
+            buckets["input"] = max(self.input - cached - written, 0)
+        if cached:
+            buckets[read_key] = cached
+        if written:
+            buckets[write_key] = written
+        if self.output is not None:
+            buckets["output"] = max(self.output - reasoning, 0)
+        if reasoning:
+            buckets[reasoning_key] = reasoning
+        if buckets:
+            buckets["total"] = sum(buckets.values())
+        elif self.total is not None:
+            buckets["total"] = self.total
+        return buckets
 
 
 class Cost(BaseModel):
-    """USD. Absent (None) when the model's price is unknown: never a wrong $0."""
+    """USD, in the same exclusive buckets as :meth:`Usage.details`. Absent (None) when the
+    model's price is unknown: never a wrong $0."""
 
     model_config = ConfigDict(extra="forbid")
 
-    input: float | None = Field(default=None, ge=0)
-    output: float | None = Field(default=None, ge=0)
-    cached: float | None = Field(default=None, ge=0)
+    input: float | None = Field(default=None, ge=0, description="Uncached input tokens.")
+    input_cached: float | None = Field(default=None, ge=0, description="Cache reads.")
+    input_cache_write: float | None = Field(default=None, ge=0, description="Cache writes.")
+    output: float | None = Field(default=None, ge=0, description="Non-reasoning output.")
+    output_reasoning: float | None = Field(default=None, ge=0, description="Reasoning output.")
     total: float = Field(ge=0)
     source: str | None = Field(default=None, description="kong | genai-prices | override")
 
-    def details(self) -> dict[str, float]:
+    def details(self, model: str | None = None) -> dict[str, float]:
+        """Litefuse's ``cost_details``: the usage buckets' keys, each priced once."""
+        read_key, write_key, reasoning_key = usage_keys(model)
         keys = {
             "input": self.input,
+            read_key: self.input_cached,
+            write_key: self.input_cache_write,
             "output": self.output,
-            "input_cached_tokens": self.cached,
+            reasoning_key: self.output_reasoning,
             "total": self.total,
         }
         return {key: value for key, value in keys.items() if value is not None}

@@ -1,9 +1,11 @@
 """A Litefuse-compatible HTTP receiver on 127.0.0.1 for tests: a real server, real sockets.
 
-It checks Basic auth, decodes OTLP protobuf (``/api/public/otel/v1/traces``) and legacy JSON
-batches (``/api/public/ingestion``) and keeps what it decoded. Faults are scripted: a queue of
-canned responses to answer before normal service, or the whole server stopped and restarted
-on the same port.
+It checks Basic auth and the headers Litefuse requires, decodes OTLP protobuf
+(``/api/public/otel/v1/traces``) and legacy JSON batches (``/api/public/ingestion``), and turns
+what it accepted into the rows Litefuse would store (``self.view``, a
+:class:`tests.litefuse.LitefuseView`): tests assert on those rows, what a user sees, not on raw
+attributes. Faults are scripted: a queue of canned responses to answer before normal service,
+or the whole server stopped and restarted on the same port.
 """
 
 from __future__ import annotations
@@ -21,30 +23,10 @@ from typing import Any
 from google.protobuf.json_format import MessageToDict
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from tests.litefuse import LitefuseView, ObservationRow, TraceRow
+
 PUBLIC_KEY = "pk-lf-test-public"
 SECRET_KEY = "sk-lf-test-secret-do-not-log"
-
-
-def _any_value(value: Any) -> Any:
-    kind = value.WhichOneof("value")
-    if kind == "array_value":
-        return [_any_value(v) for v in value.array_value.values]
-    if kind == "kvlist_value":
-        return {kv.key: _any_value(kv.value) for kv in value.kvlist_value.values}
-    return getattr(value, kind) if kind else None
-
-
-@dataclass
-class DecodedSpan:
-    trace_id: str
-    span_id: str
-    parent_span_id: str
-    name: str
-    start_ns: int
-    end_ns: int
-    attributes: dict[str, Any]
-    resource: dict[str, Any]
-    status_code: int
 
 
 @dataclass
@@ -68,8 +50,8 @@ class LitefuseReceiver:
     def __init__(self, public_key: str = PUBLIC_KEY, secret_key: str = SECRET_KEY) -> None:
         token = base64.b64encode(f"{public_key}:{secret_key}".encode()).decode()
         self.expected_auth = f"Basic {token}"
-        self.spans: list[DecodedSpan] = []
-        self.legacy_events: list[dict[str, Any]] = []
+        self.view = LitefuseView()
+        self.legacy_events: list[dict[str, Any]] = []  # as accepted, resends included
         self.requests: list[RequestLog] = []
         self.raw_bodies: list[bytes] = []
         self.canned: deque[Canned] = deque()
@@ -126,13 +108,15 @@ class LitefuseReceiver:
 
     # --- queries -------------------------------------------------------------------------------
     def root_span_count(self) -> int:
-        """Root spans received, duplicates included (each is one trace as Litefuse sees it)."""
+        """Root spans received, duplicates included (each is one trace row in Litefuse)."""
         with self._lock:
-            return sum(1 for s in self.spans if not s.parent_span_id)
+            return sum(1 for row in self.view.observations if row.is_root)
 
     def trace_ids(self) -> list[str]:
+        """The id of every trace row stored, plus every legacy trace event accepted: a trace
+        sent twice appears twice."""
         with self._lock:
-            ids = [s.trace_id for s in self.spans if not s.parent_span_id]
+            ids = [row.trace_id for row in self.view.observations if row.is_root]
             ids += [e["body"]["id"] for e in self.legacy_events if e["type"] == "trace-create"]
             return ids
 
@@ -145,9 +129,15 @@ class LitefuseReceiver:
             time.sleep(0.05)
         return self.trace_ids()
 
-    def spans_of(self, trace_id: str) -> list[DecodedSpan]:
+    def trace(self, trace_id: str) -> TraceRow:
+        """The trace's row as Litefuse shows it (exactly one)."""
         with self._lock:
-            return [s for s in self.spans if s.trace_id == trace_id]
+            return self.view.trace(trace_id)
+
+    def generation(self, trace_id: str) -> ObservationRow:
+        """The trace's generation (or embedding) row as Litefuse shows it (exactly one)."""
+        with self._lock:
+            return self.view.generation(trace_id)
 
     # --- handling ------------------------------------------------------------------------------
     def _reply(
@@ -210,32 +200,14 @@ class LitefuseReceiver:
             self._log(handler.path, 415, headers, body)
             self._reply(handler, 415, b'{"message":"unsupported content type"}')
             return
-        if headers.get("x-langfuse-ingestion-version") not in (None, "4"):
+        if headers.get("x-langfuse-ingestion-version") != "4":  # Litefuse answers 400 too
             self._log(handler.path, 400, headers, body)
             self._reply(handler, 400, b'{"message":"bad ingestion version"}')
             return
         request = ExportTraceServiceRequest()
         request.ParseFromString(body)
-        decoded = []
-        for resource_spans in request.resource_spans:
-            resource = {a.key: _any_value(a.value) for a in resource_spans.resource.attributes}
-            for scope_spans in resource_spans.scope_spans:
-                for span in scope_spans.spans:
-                    decoded.append(
-                        DecodedSpan(
-                            trace_id=span.trace_id.hex(),
-                            span_id=span.span_id.hex(),
-                            parent_span_id=span.parent_span_id.hex(),
-                            name=span.name,
-                            start_ns=span.start_time_unix_nano,
-                            end_ns=span.end_time_unix_nano,
-                            attributes={a.key: _any_value(a.value) for a in span.attributes},
-                            resource=resource,
-                            status_code=span.status.code,
-                        )
-                    )
         with self._lock:
-            self.spans.extend(decoded)
+            self.view.add_otlp(request)
         self._log(handler.path, 200, headers, body)
         self._reply(handler, 200, b"{}")
 
@@ -255,8 +227,10 @@ class LitefuseReceiver:
                 },
             )
         failed = {e["id"] for e in answer.get("errors", [])}
+        accepted = [e for e in batch if e["id"] not in failed]
         with self._lock:
-            self.legacy_events.extend(e for e in batch if e["id"] not in failed)
+            self.legacy_events.extend(accepted)
+            self.view.add_legacy(accepted)
         self._log(handler.path, status, headers, body)
         self._reply(handler, status, json.dumps(answer).encode())
 

@@ -244,8 +244,6 @@ def _metadata(
         "stream": call.stream,
         **timings,
         "finish_reason": call.finish_reason,
-        "usage_estimated": usage.estimated if usage else None,
-        "usage_source": usage.source if usage else None,
         "upstream_status": record.upstream_status or None,
         "kong_source": record.source,
         "kong_service": record.service.name if record.service else None,
@@ -289,8 +287,6 @@ _METADATA_KEYS = frozenset(
         "throughput_tokens_per_second",
         "kong_time_per_token_ms",
         "finish_reason",
-        "usage_estimated",
-        "usage_source",
         "upstream_status",
         "kong_source",
         "kong_service",
@@ -311,6 +307,19 @@ _METADATA_KEYS = frozenset(
         "kong_ai",
     }
 )
+
+
+def _generation_metadata(call: LLMCall, usage: Usage | None) -> dict[str, Any]:
+    """What qualifies the generation itself: its finish reason and where its usage came from
+    (``usage_estimated`` on the observation whose counts it qualifies)."""
+    metadata: dict[str, Any] = {}
+    if call.finish_reason:
+        metadata["finish_reason"] = call.finish_reason
+    if usage is not None:
+        metadata["usage_estimated"] = usage.estimated
+        if usage.source:
+            metadata["usage_source"] = usage.source
+    return metadata
 
 
 def _content(value: Any, options: EnrichOptions) -> Any:
@@ -376,7 +385,7 @@ def _build_trace(
             "finish_reason": call.finish_reason,
             "level": "ERROR" if error else "DEFAULT",
             "status_message": scrub(error) if error else None,
-            "metadata": {"finish_reason": call.finish_reason} if call.finish_reason else {},
+            "metadata": _generation_metadata(call, usage),
         }
     )
     return _trace(

@@ -211,26 +211,42 @@ def _usd(value: float | Decimal | None) -> float | None:
 
 
 def _from_price(price: Price, usage: Usage, source: str) -> Cost:
+    """Each usage bucket priced once (see ``Usage.details``): uncached input, cache reads,
+    cache writes, non-reasoning output, reasoning (at the output rate)."""
     cached_tokens = usage.input_cached or 0
     write_tokens = usage.input_cache_write or 0
+    reasoning_tokens = usage.output_reasoning or 0
     cached_rate = price.cached_input if price.cached_input is not None else price.input
     write_rate = price.cache_write if price.cache_write is not None else price.input
     plain = max((usage.input or 0) - cached_tokens - write_tokens, 0)
-    input_cost = (plain * price.input + write_tokens * write_rate) / 1e6
-    cached = cached_tokens * cached_rate / 1e6 if cached_tokens else None
-    output = (usage.output or 0) * price.output / 1e6
-    input_usd, output_usd, cached_usd = _usd(input_cost), _usd(output), _usd(cached)
-    total = _usd(input_cost + (cached or 0.0) + output) or 0.0
-    if amounts(input_usd, output_usd, cached_usd, total):  # what validation keeps as it is
+    plain_output = max((usage.output or 0) - reasoning_tokens, 0)
+    input_usd = _usd(plain * price.input / 1e6)
+    cached_usd = _usd(cached_tokens * cached_rate / 1e6) if cached_tokens else None
+    write_usd = _usd(write_tokens * write_rate / 1e6) if write_tokens else None
+    output_usd = _usd(plain_output * price.output / 1e6)
+    reasoning_usd = _usd(reasoning_tokens * price.output / 1e6) if reasoning_tokens else None
+    parts = (input_usd, cached_usd, write_usd, output_usd, reasoning_usd)
+    total = _usd(sum(p for p in parts if p is not None)) or 0.0
+    if amounts(*parts, total):  # what validation keeps as it is
         values = {
             "input": input_usd,
+            "input_cached": cached_usd,
+            "input_cache_write": write_usd,
             "output": output_usd,
-            "cached": cached_usd,
+            "output_reasoning": reasoning_usd,
             "total": total,
             "source": source,
         }
         return assembled(Cost, values, _COST_FIELDS)
-    return Cost(input=input_usd, output=output_usd, cached=cached_usd, total=total, source=source)
+    return Cost(
+        input=input_usd,
+        input_cached=cached_usd,
+        input_cache_write=write_usd,
+        output=output_usd,
+        output_reasoning=reasoning_usd,
+        total=total,
+        source=source,
+    )
 
 
 _COST_FIELDS = frozenset(Cost.model_fields)

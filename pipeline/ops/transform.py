@@ -16,14 +16,13 @@ from datetime import datetime
 from typing import Any, Literal, TextIO
 
 import orjson
-from google.protobuf import json_format
 
 from pipeline.enrich import Skipped, enrich
 from pipeline.enrich.stage import enrich_options
 from pipeline.kong import RecordError, parse_records
 from pipeline.settings import Settings
 from pipeline.sinks.legacy import encode_events
-from pipeline.sinks.otlp import encode_request
+from pipeline.sinks.otlp import request_json
 from pipeline.trace import SourceRef
 
 _ENVIRONMENT = re.compile(r"^(?!langfuse)[a-z0-9-_]+$")
@@ -127,6 +126,5 @@ def run_transform(
                         continue
                     out.write(orjson.dumps(event).decode() + "\n")
             else:
-                message = json_format.MessageToDict(encode_request([result]))
-                out.write(orjson.dumps(message).decode() + "\n")
+                out.write(orjson.dumps(request_json([result])).decode() + "\n")
     return failures

@@ -54,8 +54,11 @@ def encode_events(trace: Trace) -> list[dict[str, Any]]:
             "modelParameters": generation.model_parameters,
             "input": generation.input,
             "output": generation.output,
-            "usageDetails": generation.usage.details() if generation.usage else None,
-            "costDetails": generation.cost.details() if generation.cost else None,
+            # the same exclusive buckets as OTLP: Langfuse's UI sums input*/output* keys too
+            "usageDetails": generation.usage.details(generation.model)
+            if generation.usage
+            else None,
+            "costDetails": generation.cost.details(generation.model) if generation.cost else None,
             "level": generation.level,
             "statusMessage": generation.status_message,
             "metadata": generation.metadata,

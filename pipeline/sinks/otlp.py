@@ -1,8 +1,11 @@
-"""Trace → OTLP protobuf, with the attributes Litefuse reads (langfuse.* and gen_ai.*).
+"""Trace → OTLP protobuf, with the attributes Litefuse reads (docs/litefuse-mapping.md).
 
 Each Kong request becomes two spans of one trace: the root span (the request through Kong)
 and its child generation (the upstream LLM call). Trace-level attributes go on both spans,
-because Litefuse v4 reads them per span; each span is exported once, complete.
+because Litefuse v4 reads them per span; each span is exported once, complete. The trace's
+input and output are the root span's observation input/output (the only place Litefuse reads
+them), and usage/cost go as exclusive buckets (``Usage.details``), because Litefuse's UI sums
+every ``input*`` / ``output*`` key. The ``gen_ai.*`` attributes are for other OTLP backends.
 
 Why the protobuf wire format is written by hand
 -----------------------------------------------
@@ -33,8 +36,9 @@ defaults are left out, like the library does.
 The library stays the reference: the tests decode these bytes with
 ``ExportTraceServiceRequest.FromString`` and require message equality with the library-built
 request for every fixture trace and for synthetic traces with every kind of value.
-``encode_request`` still returns a message (decoded from the bytes) for callers that want one
-(``transform --format otlp-json``); the sink sends ``encode_request_bytes``.
+``encode_request`` still returns a message (decoded from the bytes) for callers that want one,
+and ``request_json`` the OTLP/JSON form (``transform --format otlp-json``); the sink sends
+``encode_request_bytes``.
 
 Wire format reminders: a field starts with the varint ``field_number << 3 | wire_type``
 (0 varint, 1 fixed64, 2 length-delimited); length-delimited fields carry a varint length then
@@ -50,6 +54,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
+from google.protobuf import json_format
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from pipeline import __version__
@@ -265,8 +270,6 @@ _ENVIRONMENT = _Key("langfuse.environment")
 _RELEASE = _Key("langfuse.release")
 _TAGS = _Key("langfuse.trace.tags")
 _OBSERVATION_TYPE = _Key("langfuse.observation.type")
-_TRACE_INPUT = _Key("langfuse.trace.input")
-_TRACE_OUTPUT = _Key("langfuse.trace.output")
 _LEVEL = _Key("langfuse.observation.level")
 _STATUS_MESSAGE = _Key("langfuse.observation.status_message")
 _MODEL_NAME = _Key("langfuse.observation.model.name")
@@ -284,6 +287,8 @@ _COMPLETION_START = _Key("langfuse.observation.completion_start_time")
 _FINISH_REASONS = _Key("gen_ai.response.finish_reasons")
 
 _ROOT_TYPE = _OBSERVATION_TYPE.text(b"span")
+UNKNOWN_MODEL = "unknown"
+_UNKNOWN_MODEL = _MODEL_NAME.text(UNKNOWN_MODEL.encode())
 _TYPES = {kind: _OBSERVATION_TYPE.text(kind.encode()) for kind in ("generation", "embedding")}
 _LEVELS = {level: _LEVEL.text(level.encode()) for level in ("DEBUG", "DEFAULT", "WARNING", "ERROR")}
 
@@ -353,13 +358,15 @@ def encode_spans(trace: Trace) -> bytes:
         shared_attributes,
         _ROOT_TYPE,
     ]
+    # Litefuse shows a trace's input/output from its root span's observation input/output
+    # (langfuse.trace.input/output are not read there)
     trace_input = trace_output = b""
     if trace.input is not None:
         trace_input = _json(trace.input)
-        root.append(_TRACE_INPUT.text(trace_input))
+        root.append(_INPUT.text(trace_input))
     if trace.output is not None:
         trace_output = _json(trace.output)
-        root.append(_TRACE_OUTPUT.text(trace_output))
+        root.append(_OUTPUT.text(trace_output))
     root += (level, message, status)
 
     # The child span: the generation (the upstream LLM call).
@@ -376,6 +383,9 @@ def encode_spans(trace: Trace) -> bytes:
     model = generation.model
     if model is not None:
         child += (_MODEL_NAME.memoized(model), _REQUEST_MODEL.memoized(model))
+    elif generation.usage or generation.cost:
+        # Litefuse keeps an observation's usage and cost only when it names a model
+        child.append(_UNKNOWN_MODEL)
     provider = metadata.get("provider")
     if provider is not None:
         child.append(_SYSTEM.memoized(provider))
@@ -390,18 +400,18 @@ def encode_spans(trace: Trace) -> bytes:
     if generation.output is not None:
         same = generation.output is trace.output
         child.append(_OUTPUT.text(trace_output if same else _json(generation.output)))
-    if generation.usage:
-        usage = generation.usage.details()
+    counts = generation.usage
+    if counts:
+        usage = counts.details(model)
         if usage:
             child.append(_USAGE.text(orjson.dumps(usage)))
-            tokens = usage.get("input")
-            if tokens is not None:
-                child.append(_INPUT_TOKENS.value(tokens))
-            tokens = usage.get("output")
-            if tokens is not None:
-                child.append(_OUTPUT_TOKENS.value(tokens))
+            # OTel GenAI's counts are inclusive (cached input and reasoning included)
+            if counts.input is not None:
+                child.append(_INPUT_TOKENS.value(counts.input))
+            if counts.output is not None:
+                child.append(_OUTPUT_TOKENS.value(counts.output))
     if generation.cost:
-        cost = generation.cost.details()
+        cost = generation.cost.details(model)
         if cost:
             child.append(_COST.text(orjson.dumps(cost)))
     if generation.completion_start_time:
@@ -427,10 +437,10 @@ _SCOPE = _field(
     b"\x0a",
     _field(b"\x0a", b"kong-litefuse") + _field(b"\x12", __version__.encode()),
 )
-# ResourceSpans.resource (1) = Resource{attributes (1)}: our service, then the environment
-_SERVICE = _Key("service.name", b"\x0a").text(b"kong-litefuse") + _Key(
-    "service.version", b"\x0a"
-).value(__version__)
+# ResourceSpans.resource (1) = Resource{attributes (1)}: our service, then the environment.
+# No service.version: Litefuse makes it every trace's version (the user's app version field);
+# our own version is the scope's.
+_SERVICE = _Key("service.name", b"\x0a").text(b"kong-litefuse")
 _DEPLOYMENT_ENVIRONMENT = _Key("deployment.environment.name", b"\x0a")
 
 
@@ -476,3 +486,28 @@ def encode_request(
     request = ExportTraceServiceRequest()
     request.ParseFromString(encode_request_bytes(traces, spans_of))
     return request
+
+
+def request_json(traces: Sequence[Trace]) -> dict[str, Any]:
+    """The request in OTLP/JSON, the encoding OTLP/HTTP JSON receivers read.
+
+    protobuf's JSON mapping, with OTLP's own rules where they differ from it: trace and span
+    ids are hex strings (not base64), enums are integers (not names).
+    """
+    request = encode_request(traces)
+    message: dict[str, Any] = json_format.MessageToDict(request, use_integers_for_enums=True)
+    for resource_spans, resource_dict in zip(
+        request.resource_spans, message.get("resourceSpans", []), strict=True
+    ):
+        for scope_spans, scope_dict in zip(
+            resource_spans.scope_spans, resource_dict.get("scopeSpans", []), strict=True
+        ):
+            for span, span_dict in zip(scope_spans.spans, scope_dict.get("spans", []), strict=True):
+                for field, raw in (
+                    ("traceId", span.trace_id),
+                    ("spanId", span.span_id),
+                    ("parentSpanId", span.parent_span_id),
+                ):
+                    if raw:
+                        span_dict[field] = raw.hex()
+    return message

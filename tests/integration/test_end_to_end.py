@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+from datetime import timedelta
 
 import pytest
 
@@ -47,51 +48,50 @@ def test_records_arrive_as_otlp_spans_and_malformed_goes_to_dlq(
     # batched: far fewer requests than traces
     assert len(receiver.requests) < len(AI_EXAMPLES)
 
+    # what a user sees in Litefuse (the rows its mapping rules store)
     chat = json.loads((EXAMPLES / "01-openai-chat.json").read_text())
-    spans = receiver.spans_of(chat["request"]["id"])
-    assert len(spans) == 2
-    root = next(s for s in spans if not s.parent_span_id)
-    generation = next(s for s in spans if s.parent_span_id)
-    assert generation.parent_span_id == root.span_id
-    for span in spans:  # trace attributes on every span
-        assert span.attributes["langfuse.trace.name"] == "/v1/chat/completions"
-        assert span.attributes["langfuse.user.id"] == "alice@example.com"
-        assert span.attributes["langfuse.session.id"] == "sess-7f3a"
-        assert span.attributes["langfuse.environment"] == "production"
-        assert span.attributes["langfuse.trace.metadata.chat_id"] == "chat-42"
-        assert span.attributes["langfuse.trace.metadata.message_id"] == "msg-0007"
-        assert span.attributes["langfuse.trace.metadata.organization_id"] == "org-acme"
-        assert span.attributes["langfuse.trace.metadata.project_id"] == "proj-support"
-    attrs = generation.attributes
-    assert attrs["langfuse.observation.type"] == "generation"
-    assert attrs["langfuse.observation.model.name"] == "gpt-4o-mini-2024-07-18"
-    assert attrs["gen_ai.usage.input_tokens"] == 31
-    assert attrs["gen_ai.usage.output_tokens"] == 29
-    usage = json.loads(attrs["langfuse.observation.usage_details"])
-    assert usage == {
-        "input": 31,
-        "output": 29,
-        "total": 60,
-        "input_cached_tokens": 0,
-        "output_reasoning_tokens": 0,
-    }
-    assert json.loads(attrs["langfuse.observation.cost_details"])["total"] > 0
-    assert json.loads(attrs["langfuse.observation.model.parameters"])["temperature"] == 0.2
-    assert generation.end_ns - generation.start_ns == 812 * 1_000_000
+    trace = receiver.trace(chat["request"]["id"])
+    generation = receiver.generation(chat["request"]["id"])
+    assert trace.name == "/v1/chat/completions"
+    assert (trace.user_id, trace.session_id) == ("alice@example.com", "sess-7f3a")
+    assert trace.environment == generation.environment == "production"
+    request_messages = json.loads(chat["request"]["body"])["messages"]
+    assert trace.input_json == generation.input_json == request_messages
+    assert trace.output_json == generation.output_json
+    assert generation.output_json["role"] == "assistant" and generation.output_json["content"]
+    for key, value in {
+        "chat_id": "chat-42",
+        "message_id": "msg-0007",
+        "organization_id": "org-acme",
+        "project_id": "proj-support",
+    }.items():
+        assert trace.metadata[key] == value
+    # the generation row carries the trace's user and session too (filters on observations)
+    assert (generation.user_id, generation.session_id) == ("alice@example.com", "sess-7f3a")
+    assert generation.type == "GENERATION"
+    assert generation.model == "gpt-4o-mini-2024-07-18"
+    assert (generation.input_tokens, generation.output_tokens, generation.total_tokens) == (
+        31,
+        29,
+        60,
+    )
+    assert generation.usage_details == {"input": 31, "output": 29, "total": 60}
+    assert generation.total_cost is not None and generation.total_cost > 0
+    assert generation.model_parameters["temperature"] == 0.2
+    assert generation.end_time - generation.start_time == timedelta(milliseconds=812)
+    assert generation.metadata["usage_estimated"] is False
 
     # the streamed Anthropic call was reassembled
     anthropic = json.loads((EXAMPLES / "04-anthropic-stream.json").read_text())
-    stream_gen = next(s for s in receiver.spans_of(anthropic["request"]["id"]) if s.parent_span_id)
-    assert json.loads(stream_gen.attributes["langfuse.observation.output"])["content"] == (
-        "Kafka keeps order per partition."
-    )
-    assert stream_gen.attributes["gen_ai.usage.output_tokens"] == 9
+    stream_generation = receiver.generation(anthropic["request"]["id"])
+    assert stream_generation.output_json["content"] == "Kafka keeps order per partition."
+    assert stream_generation.output_tokens == 9
 
     # the provider error is an ERROR observation with the provider's message
     limited = json.loads((EXAMPLES / "07-openai-rate-limited.json").read_text())
-    error_gen = next(s for s in receiver.spans_of(limited["request"]["id"]) if s.parent_span_id)
-    assert error_gen.attributes["langfuse.observation.level"] == "ERROR"
-    assert "Rate limit reached" in error_gen.attributes["langfuse.observation.status_message"]
+    error_generation = receiver.generation(limited["request"]["id"])
+    assert error_generation.level == "ERROR"
+    assert "Rate limit reached" in (error_generation.status_message or "")
 
     # the malformed record is a dead letter with its reason and position; its key is scrubbed
     letters = consume_all(kafka_bootstrap, names.dlq, expected=1, timeout=30)
@@ -129,20 +129,21 @@ def test_legacy_ingestion_mode(
     ids = receiver.wait_for_traces(len(AI_EXAMPLES), timeout=60)
     assert len(ids) == len(AI_EXAMPLES), worker.log()[-3000:]
     assert all(r.path == "/api/public/ingestion" for r in receiver.requests)
-    events = {(e["type"], e["body"]["id"]): e for e in receiver.legacy_events}
+    # what Langfuse v3 stores for the legacy events
     chat = json.loads((EXAMPLES / "01-openai-chat.json").read_text())
-    trace = events[("trace-create", chat["request"]["id"])]["body"]
-    assert trace["name"] == "/v1/chat/completions"
-    assert trace["userId"] == "alice@example.com"
-    assert trace["sessionId"] == "sess-7f3a"
-    generation = next(
-        e["body"]
-        for e in receiver.legacy_events
-        if e["type"] == "generation-create" and e["body"]["traceId"] == chat["request"]["id"]
+    trace = receiver.trace(chat["request"]["id"])
+    generation = receiver.generation(chat["request"]["id"])
+    assert trace.name == "/v1/chat/completions"
+    assert (trace.user_id, trace.session_id) == ("alice@example.com", "sess-7f3a")
+    assert trace.input_json == json.loads(chat["request"]["body"])["messages"]
+    assert trace.output_json == generation.output_json and trace.output_json["content"]
+    assert generation.model == "gpt-4o-mini-2024-07-18"
+    assert (generation.input_tokens, generation.output_tokens, generation.total_tokens) == (
+        31,
+        29,
+        60,
     )
-    assert generation["model"] == "gpt-4o-mini-2024-07-18"
-    assert generation["usageDetails"]["input"] == 31
-    assert generation["usageDetails"]["output"] == 29
+    assert generation.total_cost is not None and generation.total_cost > 0
 
 
 def test_wrong_keys_are_reported_and_nothing_is_acknowledged(
@@ -195,10 +196,8 @@ def test_a_trace_too_large_for_a_kafka_record_is_truncated_not_stalled(
     )
     ids = receiver.wait_for_traces(5, timeout=60)
     assert len(ids) == 5, worker.log()[-3000:]
-    generation = next(s for s in receiver.spans_of(big["request"]["id"]) if s.parent_span_id)
-    assert generation.attributes["langfuse.observation.output"].startswith(
-        "[truncated by kong-litefuse: "
-    )
+    generation = receiver.generation(big["request"]["id"])
+    assert (generation.output or "").startswith("[truncated by kong-litefuse: ")
     assert "kong_litefuse_traces_truncated_total 1.0" in worker.metrics()
 
 

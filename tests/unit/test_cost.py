@@ -34,7 +34,8 @@ def test_genai_prices_with_normalised_names(model: str, provider: str, total: fl
     cost = compute_cost(model, provider, USAGE)
     assert cost is not None and cost.source == "genai-prices"
     assert cost.total == pytest.approx(total, rel=1e-6)
-    assert cost.total == pytest.approx((cost.input or 0) + (cost.output or 0) + (cost.cached or 0))
+    buckets = cost.details(model)
+    assert cost.total == pytest.approx(sum(v for k, v in buckets.items() if k != "total"))
 
 
 @pytest.mark.parametrize(
@@ -54,8 +55,44 @@ def test_unknown_gives_no_cost_never_zero(model: str | None, usage: Usage | None
 def test_cached_tokens_are_priced_apart() -> None:
     cost = compute_cost("gpt-4o-mini", "openai", USAGE)
     assert cost is not None
-    assert cost.cached == pytest.approx(200 * 0.075 / 1e6)
+    assert cost.input_cached == pytest.approx(200 * 0.075 / 1e6)
     assert cost.input == pytest.approx(800 * 0.15 / 1e6)
+
+
+def test_each_usage_bucket_is_priced_once_under_its_own_key() -> None:
+    """Cache writes and reasoning get cost buckets of their own, keyed like the usage buckets,
+    so the UI's input and output cost (sums of input*/output* keys) count each token once."""
+    usage = Usage(
+        input=2048,
+        output=700,
+        total=2748,
+        input_cached=1024,
+        input_cache_write=24,
+        output_reasoning=512,
+    )
+    book = price_book(
+        {"models": {"m": {"input": 2, "output": 8, "cached_input": 1, "cache_write": 3}}}
+    )
+    cost = compute_cost("m", "openai", usage, prices=book)
+    assert cost is not None
+    assert cost.details("m") == pytest.approx(
+        {
+            "input": 1000 * 2 / 1e6,
+            "input_cached_tokens": 1024 * 1 / 1e6,
+            "input_cache_creation": 24 * 3 / 1e6,
+            "output": 188 * 8 / 1e6,
+            "output_reasoning_tokens": 512 * 8 / 1e6,
+            "total": (2000 + 1024 + 72 + 1504 + 4096) / 1e6,
+        }
+    )
+    assert usage.details("m") == {
+        "input": 1000,
+        "input_cached_tokens": 1024,
+        "input_cache_creation": 24,
+        "output": 188,
+        "output_reasoning_tokens": 512,
+        "total": 2748,
+    }
 
 
 def test_kong_configured_cost_wins_over_the_database_and_zero_is_no_price() -> None:

@@ -4,8 +4,10 @@
 from every record in ``schemas/examples`` and ``tests/fixtures/kong`` plus synthetic variants
 that exercise the lenient parsing rules (numbers as strings, empty Lua tables, odd headers),
 the dead-letter reasons and planted secrets, under several option sets. It holds, per input,
-the parsed record (``model_dump`` as JSON) and the enrichment result: ``Trace.to_json()``, the
-Skipped reason or the RecordError message. Regenerate only for an intended behaviour change:
+the parsed record (``model_dump`` as JSON) and the enrichment result: ``Trace.to_json()`` and
+what a user sees of it (the trace and generation rows of the Litefuse stand-in, for the OTLP
+and the legacy sink), the Skipped reason or the RecordError message. Regenerate only for an
+intended behaviour change:
 
     .venv/bin/python -m tests.unit.test_enrich_golden --write
 """
@@ -25,6 +27,7 @@ from pipeline.enrich import Skipped, enrich
 from pipeline.enrich.options import EnrichOptions, build_options
 from pipeline.kong import RecordError, parse_records
 from pipeline.trace import SourceRef
+from tests.litefuse import rows_for, shown
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 GOLDEN = ROOT / "tests" / "fixtures" / "golden" / "enrich.json"
@@ -317,7 +320,14 @@ def _outcome(value: bytes, options: EnrichOptions, source: SourceRef | None) -> 
         if isinstance(result, Skipped):
             results.append({"skipped": result.reason})
         else:
-            results.append({"trace": result.to_json().decode()})
+            # and what a user sees of it: the rows Litefuse (OTLP) and Langfuse v3 (legacy) store
+            entry = {"trace": result.to_json().decode()}
+            for sink, mode in (("litefuse", "otel"), ("legacy", "legacy")):
+                try:
+                    entry[sink] = orjson.dumps(shown(rows_for([result], mode), result.id)).decode()
+                except Exception as exc:  # a trace the sink cannot encode
+                    entry[sink] = f"not encodable: {type(exc).__name__}: {exc}"
+            results.append(entry)
     return results
 
 

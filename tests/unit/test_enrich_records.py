@@ -16,6 +16,7 @@ from pipeline.enrich import Skipped, enrich
 from pipeline.enrich.options import EnrichOptions, build_options
 from pipeline.kong import parse_records
 from pipeline.trace import Trace
+from tests.litefuse import rows_for
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "kong"
 
@@ -40,6 +41,8 @@ class Row:
     operation: str | None = None
     model: str | None = None
     usage: dict[str, int] | None = None
+    """The provider's counts (``input``/``output``/``total``, cached and reasoning tokens
+    included) and the cache/reasoning buckets, under the keys Litefuse stores them."""
     estimated: bool = False
     usage_source: str | None = None
     cost: str | None = None  # cost source, "none" for no cost
@@ -181,8 +184,6 @@ PROVIDERS = [
             "input": 20,
             "output": 8,
             "total": 28,
-            "input_cached_tokens": 0,
-            "output_reasoning_tokens": 0,
         },
         finish="completed",
     ),
@@ -203,8 +204,7 @@ PROVIDERS = [
             "input": 1220,
             "output": 12,
             "total": 1232,
-            "input_cached_tokens": 1200,
-            "input_cache_creation_tokens": 0,
+            "input_cache_read": 1200,  # Anthropic's key: what Litefuse prices for Claude
         },
         cost="genai-prices",
     ),
@@ -304,8 +304,7 @@ TOKENS = [
             "input": 2050,
             "output": 42,
             "total": 2092,
-            "input_cached_tokens": 0,
-            "input_cache_creation_tokens": 2000,
+            "input_cache_creation": 2000,
         },
         usage_source="stream",
         finish="max_tokens",
@@ -317,7 +316,7 @@ TOKENS = [
             "output": 48,
             "total": 58,
             "input_cached_tokens": 4,
-            "output_reasoning_tokens": 40,
+            "output_reasoning": 40,  # Gemini's key
         },
         usage_source="stream",
         output="Thinking done: use idempotent producers.",
@@ -370,13 +369,25 @@ def test_record(row: Row) -> None:
     if row.model:
         assert generation.model == metadata["model"] == row.model
     usage = generation.usage
+    shown = rows_for([result]).generation(result.id)  # the row Litefuse stores
     if row.usage is not None:
-        assert usage is not None and usage.details() == row.usage
+        counts = {key: row.usage[key] for key in ("input", "output", "total") if key in row.usage}
+        assert {
+            "input": shown.input_tokens,
+            "output": shown.output_tokens,
+            "total": shown.total_tokens,
+        } == {
+            "input": counts.get("input"),
+            "output": counts.get("output"),
+            "total": counts["total"],
+        }
+        buckets = {k: v for k, v in row.usage.items() if k not in counts}
+        assert {k: v for k, v in shown.usage_details.items() if k not in counts} == buckets
     if row.estimated:
-        assert usage is not None and usage.estimated and metadata["usage_estimated"] is True
-        assert (usage.input or 0) > 0
+        assert usage is not None and usage.estimated and (usage.input or 0) > 0
+        assert shown.metadata["usage_estimated"] is True  # on the generation it qualifies
     elif usage is not None:
-        assert usage.estimated is False
+        assert usage.estimated is False and shown.metadata["usage_estimated"] is False
     if row.usage_source:
         assert usage is not None and usage.source == row.usage_source
     if row.cost == "none":

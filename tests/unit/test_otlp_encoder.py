@@ -101,9 +101,13 @@ def reference_spans(trace: Trace) -> list[Span]:
             [
                 *shared,
                 ("langfuse.observation.type", "span"),
-                ("langfuse.trace.input", _json(trace.input) if trace.input is not None else None),
+                # the trace's input/output, where Litefuse reads them: the root observation's
                 (
-                    "langfuse.trace.output",
+                    "langfuse.observation.input",
+                    _json(trace.input) if trace.input is not None else None,
+                ),
+                (
+                    "langfuse.observation.output",
                     _json(trace.output) if trace.output is not None else None,
                 ),
                 ("langfuse.observation.level", generation.level),
@@ -111,8 +115,11 @@ def reference_spans(trace: Trace) -> list[Span]:
             ]
         ),
     )
-    usage = generation.usage.details() if generation.usage else {}
-    cost = generation.cost.details() if generation.cost else {}
+    usage = generation.usage.details(generation.model) if generation.usage else {}
+    cost = generation.cost.details(generation.model) if generation.cost else {}
+    counted = generation.usage is not None and bool(usage)
+    # Litefuse keeps usage and cost only on an observation that names a model
+    unknown = generation.model is None and bool(generation.usage or generation.cost)
     child = Span(
         trace_id=trace_id,
         span_id=bytes.fromhex(generation.id),
@@ -125,7 +132,7 @@ def reference_spans(trace: Trace) -> list[Span]:
             [
                 *shared,
                 ("langfuse.observation.type", generation.type),
-                ("langfuse.observation.model.name", generation.model),
+                ("langfuse.observation.model.name", "unknown" if unknown else generation.model),
                 ("gen_ai.request.model", generation.model),
                 ("gen_ai.system", trace.metadata.get("provider")),
                 ("gen_ai.operation.name", generation.name),
@@ -142,8 +149,8 @@ def reference_spans(trace: Trace) -> list[Span]:
                     _json(generation.output) if generation.output is not None else None,
                 ),
                 ("langfuse.observation.usage_details", _json(usage) if usage else None),
-                ("gen_ai.usage.input_tokens", usage.get("input")),
-                ("gen_ai.usage.output_tokens", usage.get("output")),
+                ("gen_ai.usage.input_tokens", generation.usage.input if counted else None),
+                ("gen_ai.usage.output_tokens", generation.usage.output if counted else None),
                 ("langfuse.observation.cost_details", _json(cost) if cost else None),
                 (
                     "langfuse.observation.completion_start_time",
@@ -184,7 +191,6 @@ def reference_request(
                     attributes=_attributes(
                         [
                             ("service.name", "kong-litefuse"),
-                            ("service.version", __version__),
                             ("deployment.environment.name", environment),
                         ]
                     )
@@ -316,7 +322,7 @@ def _variants() -> list[tuple[str, Trace]]:
                             "input": {"text": long_text},
                             "output": [0.1, -2.0, 3],
                             "usage": Usage(input=0, output=2**31, total=2**33, input_cached=5),
-                            "cost": Cost(input=0.0, output=1e-9, cached=0.5, total=1.0),
+                            "cost": Cost(input=0.0, output=1e-9, input_cached=0.5, total=1.0),
                             "start_time": start,
                             "end_time": start + timedelta(microseconds=1),
                             "completion_start_time": start + timedelta(milliseconds=3),

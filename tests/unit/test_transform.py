@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import copy
 import io
 import subprocess
 import sys
@@ -10,11 +12,18 @@ from typing import Any
 
 import orjson
 import pytest
+from google.protobuf import json_format
 from langfuse.api.core.pydantic_utilities import parse_obj_as
 from langfuse.api.ingestion.types import IngestionEvent
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from pipeline.enrich import enrich
+from pipeline.enrich.stage import enrich_options
+from pipeline.kong import RecordError, parse_records
 from pipeline.ops.transform import check_event, run_transform, split_input
 from pipeline.settings import Settings
+from pipeline.sinks.otlp import encode_request
+from pipeline.trace import SourceRef, Trace
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "kong"
@@ -115,15 +124,65 @@ def test_malformed_inputs_are_reported_and_the_rest_processed() -> None:
     assert lines[3].startswith("line 5: value is a JSON str")
 
 
-def test_otlp_json_format_is_what_the_sink_sends() -> None:
+def _read_otlp_json(document: dict[str, Any]) -> ExportTraceServiceRequest:
+    """What an OTLP/HTTP JSON receiver does: OTLP/JSON ids are hex (protobuf's JSON mapping
+    would read base64), then opentelemetry-proto's classes parse the rest."""
+    document = copy.deepcopy(document)
+    for resource_spans in document.get("resourceSpans", []):
+        for scope_spans in resource_spans.get("scopeSpans", []):
+            for span in scope_spans.get("spans", []):
+                for field in ("traceId", "spanId", "parentSpanId"):
+                    if field in span:
+                        raw = bytes.fromhex(span[field])
+                        span[field] = base64.b64encode(raw).decode()
+    return json_format.ParseDict(document, ExportTraceServiceRequest())
+
+
+def test_otlp_json_is_the_otlp_json_encoding() -> None:
     chat = (EXAMPLES / "01-openai-chat.json").read_bytes()
     messages, _, _ = _run(chat, "otlp-json")
     assert len(messages) == 1
     spans = messages[0]["resourceSpans"][0]["scopeSpans"][0]["spans"]
     assert len(spans) == 2
-    generation = next(s for s in spans if "parentSpanId" in s)
+    root, generation = spans
+    # hex ids (the chat's Kong request id is its trace id), integer enums
+    assert root["traceId"] == generation["traceId"] == orjson.loads(chat)["request"]["id"]
+    assert len(root["spanId"]) == 16 and generation["parentSpanId"] == root["spanId"]
+    assert all(isinstance(span["kind"], int) for span in spans)
     keys = {a["key"] for a in generation["attributes"]}
     assert {"langfuse.observation.usage_details", "langfuse.observation.model.name"} <= keys
+
+
+def test_transform_piped_into_an_otlp_json_parse_gives_the_sinks_spans() -> None:
+    """``kong-litefuse transform --format otlp-json | <an OTLP JSON receiver>``: the same
+    spans, attributes and values as the protobuf the sink sends, for every fixture."""
+    command = [sys.executable, "-m", "pipeline.cli", "transform", "--format", "otlp-json", "-"]
+    piped = subprocess.run(command, input=_all_records(), capture_output=True, timeout=120)
+    assert piped.returncode == 0, piped.stderr
+    received = [_read_otlp_json(orjson.loads(line)) for line in piped.stdout.splitlines()]
+    sent = [encode_request([trace]) for trace in _traces(_all_records())]
+    assert len(received) == len(sent) > 40
+    for got, expected in zip(received, sent, strict=True):
+        assert got == expected
+
+
+def _traces(data: bytes) -> list[Trace]:
+    """The traces ``transform`` enriches from the same input, in its order."""
+    options = enrich_options(Settings())
+    found = []
+    for _, value in split_input(data):
+        try:
+            records = parse_records(value)
+        except RecordError:
+            continue
+        for index, record in enumerate(records):
+            try:
+                result = enrich(record, options, SourceRef(index=index), content=value)
+            except RecordError:
+                continue
+            if isinstance(result, Trace):
+                found.append(result)
+    return found
 
 
 def test_same_settings_as_the_worker() -> None:
