@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -48,10 +49,42 @@ def plain(value: AnyValue) -> Any:
     if kind == "array_value":
         return [plain(v) for v in value.array_value.values]
     if kind == "int_value":
-        return value.int_value
-    if kind == "kvlist_value":  # not a kind Litefuse converts: it keeps the object's JSON
-        return json.dumps({"kvlistValue": str(value.kvlist_value)})
+        return _as_long_read(value.int_value)
+    if kind == "kvlist_value":
+        raise NotImplementedError("kvlist values (Litefuse keeps their protobuf JSON)")
     return None
+
+
+def _as_long_read(number: int) -> int:
+    """An int64 attribute as Litefuse reads it back: protobufjs gives a Long, JSON'd through
+    S3 as ``{low, high}`` (both signed 32-bit), then convertValueToPlainJavascript returns
+    ``low`` when ``high`` is 0, -1 for (-1, -1), else ``high * 2**32 + low``. Only 0 … 2**31-1
+    come back as sent."""
+    bits = number & (2**64 - 1)
+    low, high = bits & 0xFFFFFFFF, bits >> 32
+    low = low - 2**32 if low >= 2**31 else low
+    high = high - 2**32 if high >= 2**31 else high
+    if high == 0:
+        return low
+    if high == -1 and low == -1:
+        return -1
+    return high * 2**32 + low
+
+
+def _stringify(value: Any) -> str:
+    """``JSON.stringify``: compact, non-ASCII kept."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _coalesce(*values: Any) -> Any:
+    """JavaScript's ``a ?? b ?? c``: the first that is not null/undefined."""
+    return next((value for value in values if value is not None), None)
+
+
+def _parse_int(text: str) -> int | None:
+    """JavaScript's ``parseInt(text, 10)``: leading digits after blanks and a sign."""
+    match = re.match(r"\s*([+-]?\d+)", text)
+    return int(match.group(1)) if match else None
 
 
 def _truthy(value: Any) -> bool:
@@ -63,7 +96,7 @@ def _truthy(value: Any) -> bool:
 
 def _js_string(value: Any) -> str:
     """``typeof v === "string" ? v : JSON.stringify(v)``."""
-    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+    return value if isinstance(value, str) else _stringify(value)
 
 
 def _as_shown(value: Any) -> Any:
@@ -320,12 +353,13 @@ def _usage_details(attributes: dict[str, Any]) -> dict[str, int] | None:
         raw = _generic_usage(attributes)
     if not isinstance(raw, dict):
         return None
-    openai_like = {"prompt_tokens", "completion_tokens", "total_tokens"} | {
-        "prompt_tokens_details",
-        "completion_tokens_details",
-    }
-    if raw and set(raw) <= openai_like and {"prompt_tokens", "completion_tokens"} <= set(raw):
-        raise NotImplementedError("OpenAI-shaped usage_details")  # we never send them
+    for names in (
+        ("prompt_tokens", "completion_tokens", "total_tokens"),
+        ("input_tokens", "output_tokens", "total_tokens"),
+    ):
+        converted = _openai_usage(raw, names)
+        if converted is not None:
+            return converted
     kept: dict[str, int] = {}
     for key, value in raw.items():
         if isinstance(value, bool):
@@ -333,11 +367,33 @@ def _usage_details(attributes: dict[str, Any]) -> dict[str, int] | None:
         if isinstance(value, (int, float)) and float(value).is_integer() and value >= 0:
             kept[key] = int(value)
         elif isinstance(value, str):
-            digits = value.strip()
-            number = int(digits) if digits.isdigit() else None
-            if number is not None:
+            number = _parse_int(value)
+            if number is not None and number >= 0:
                 kept[key] = number
     return kept or None
+
+
+def _openai_usage(raw: dict[str, Any], names: tuple[str, str, str]) -> dict[str, int] | None:
+    """The UsageDetails schemas for OpenAI's own usage shapes (strict: only these keys):
+    ``input``/``output`` minus each detail, every detail as ``input_<k>`` / ``output_<k>``."""
+    input_key, output_key, total_key = names
+    details = (
+        input_key.replace("_tokens", "_tokens_details"),
+        output_key.replace("_tokens", "_tokens_details"),
+    )
+    if not set(names) <= set(raw) or not set(raw) <= {*names, *details}:
+        return None
+    if not all(
+        isinstance(raw[k], int) and not isinstance(raw[k], bool) and raw[k] >= 0 for k in names
+    ):
+        return None
+    result = {"input": raw[input_key], "output": raw[output_key], "total": raw[total_key]}
+    for side, detail in zip(("input", "output"), details, strict=True):
+        for key, value in (raw.get(detail) or {}).items():
+            if value is not None:
+                result[f"{side}_{key}"] = value
+                result[side] = max(result[side] - value, 0)
+    return result
 
 
 def _generic_usage(attributes: dict[str, Any]) -> dict[str, Any]:
@@ -427,17 +483,17 @@ def _cost_details(attributes: dict[str, Any]) -> dict[str, Any]:
 
 
 def _flatten_call(call: dict[str, Any]) -> dict[str, Any]:
+    """flattenToolCall + addToolArgument: as stored (``index`` 0 and ``type`` "" when absent)."""
     function = call.get("function") if isinstance(call.get("function"), dict) else None
-    name = (function or {}).get("name") or call.get("name") or call.get("toolName")
-    raw = (function or {}).get("arguments")
-    if raw is None:
-        raw = call.get("arguments", call.get("args"))
-    arguments = raw if isinstance(raw, str) else json.dumps(raw if raw is not None else {})
+    function = function or {}
+    raw = _coalesce(function.get("arguments"), call.get("arguments"), call.get("args"))
+    arguments = raw if isinstance(raw, str) else _stringify(_coalesce(raw, {}))
     return {
-        "id": call.get("id") or call.get("toolCallId") or call.get("call_id") or "",
-        "name": name,
+        "id": _coalesce(call.get("id"), call.get("toolCallId"), call.get("call_id"), ""),
+        "name": _coalesce(function.get("name"), call.get("name"), call.get("toolName")),
         "arguments": arguments,
-        "type": call.get("type") or ("function" if function else None),
+        "type": _coalesce(call.get("type"), "function" if "function" in call else None, ""),
+        "index": _coalesce(call.get("index"), 0),
     }
 
 
@@ -456,10 +512,11 @@ def _tool_calls_of(message: dict[str, Any], found: list[dict[str, Any]]) -> None
             if isinstance(part, dict) and part.get("type") == "tool_use" and part.get("name"):
                 found.append(
                     {
-                        "id": part.get("id") or "",
+                        "id": _coalesce(part.get("id"), ""),
                         "name": part["name"],
-                        "arguments": json.dumps(part.get("input") or {}),
+                        "arguments": _stringify(_coalesce(part.get("input"), {})),
                         "type": "tool_use",
+                        "index": 0,
                     }
                 )
 
@@ -475,16 +532,16 @@ def extract_tools(
     def define(tool: Any) -> None:
         if not isinstance(tool, dict):
             return
-        data = tool.get("function") if isinstance(tool.get("function"), dict) else tool
+        data = _coalesce(tool.get("function"), tool)
+        if not isinstance(data, dict):
+            return
         name = data.get("name")
         if name and name not in definitions:
-            parameters = (
-                data.get("parameters")
-                or data.get("parameters_json_schema")
-                or data.get("inputSchema")
+            parameters = _coalesce(
+                data.get("parameters"), data.get("parameters_json_schema"), data.get("inputSchema")
             )
             definitions[name] = {
-                "description": data.get("description") or data.get("desc") or "",
+                "description": _coalesce(data.get("description"), data.get("desc"), ""),
                 "parameters": parameters,
             }
 
@@ -646,7 +703,8 @@ def _usage_and_cost(
         return  # usage_details / cost_details stay {}: no model, no figures
     usage = {k: v for k, v in (provided_usage or {}).items() if v is not None and v >= 0}
     if not usage:
-        row.litefuse_tokenizes = row.level != "ERROR"
+        # the OTLP path passes no level to getUsageUnits: errors are tokenized too
+        row.litefuse_tokenizes = True
     elif "total" not in usage:
         usage["total"] = sum(usage.values())
     row.usage_details = usage
@@ -721,7 +779,7 @@ class LitefuseView:
                 if key.startswith("gen_ai.request.") and key != "gen_ai.request.model"
             }
         parameters = {
-            k: v if isinstance(v, (str, int, float)) and not isinstance(v, bool) else json.dumps(v)
+            k: v if isinstance(v, (str, int, float)) and not isinstance(v, bool) else _stringify(v)
             for k, v in parameters.items()
         }
         name = span.name

@@ -137,13 +137,20 @@ def _usage(
     ok: bool,
     held_stream: bool,
 ) -> Usage | None:
-    """Kong's normalised usage, else the bodies', else (successful calls only) an estimate."""
+    """Kong's normalised usage, else the bodies', else (successful calls only) an estimate.
+
+    A failed call that reports no usage used none: providers bill no failed request, and
+    Kong's own answers (rate limits, auth) never reached one. It says so with zero counts,
+    because Litefuse counts and prices the input itself for a generation sent without usage.
+    """
     kong_usage = kong_ai.usage if kong_ai is not None else None
     usage = kong_usage or call.usage
     if kong_usage is not None and held_stream and call.usage is None:
         # The stream we hold carries no usage, so Kong's counts are its own estimate.
         usage = kong_usage.model_copy(update={"estimated": True})
-    if not options.estimate_tokens or not ok:
+    if not ok:
+        return usage or _NO_USAGE
+    if not options.estimate_tokens:
         return usage
     embedding = call.observation_type == "embedding"
     missing_input = usage is None or usage.input is None
@@ -151,6 +158,9 @@ def _usage(
     if (missing_input and call.input is not None) or (missing_output and call.output is not None):
         return estimate_usage(model, call.input, call.output, usage, embedding=embedding) or usage
     return usage
+
+
+_NO_USAGE = Usage(input=0, output=0, total=0, source="failed call")
 
 
 def _model(call: LLMCall, kong_ai: KongAI | None, record: KongRecord) -> str | None:

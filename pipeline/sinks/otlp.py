@@ -63,8 +63,8 @@ from pipeline.trace import Trace
 # --- wire primitives --------------------------------------------------------------------------
 
 _ONE_BYTE = tuple(bytes((n,)) for n in range(128))
-_UINT64 = (1 << 64) - 1
-_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
+_INT32_MAX = (1 << 31) - 1
+_EXACT_DOUBLE = 1 << 53  # every int up to this is exactly a double
 _pack_double = struct.Struct("<d").pack
 # Span.start_time_unix_nano (7, fixed64) then Span.end_time_unix_nano (8, fixed64)
 _pack_times = struct.Struct("<BQBQ").pack
@@ -186,11 +186,19 @@ class _Key:
         return attribute
 
     def integer(self, value: int) -> bytes:
-        """AnyValue.int_value (3): int64, a varint of its two's complement."""
-        if not _INT64_MIN <= value <= _INT64_MAX:
-            raise ValueError(f"Value out of range: {value}")  # as the library says
-        encoded = _varint(value & _UINT64)
-        return self.ints[len(encoded)] + encoded
+        """AnyValue.int_value (3), a varint, for 0 … 2**31 - 1; other ints as a double when
+        exact, else as a string.
+
+        Litefuse reads an int64 attribute back through protobufjs' Long as signed 32-bit halves
+        and gets every other value wrong (3,000,000,000 becomes -1,294,967,296, -5 becomes
+        -4,294,967,301): an epoch-milliseconds timestamp in a client's metadata would be.
+        """
+        if 0 <= value <= _INT32_MAX:
+            encoded = _varint(value)
+            return self.ints[len(encoded)] + encoded
+        if -_EXACT_DOUBLE <= value <= _EXACT_DOUBLE:
+            return self.double + _pack_double(float(value))
+        return self.text(str(value).encode())
 
     def value(self, value: Any) -> bytes:
         """The attribute for any value, typed as the library-built encoder typed it."""

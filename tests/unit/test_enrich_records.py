@@ -45,7 +45,7 @@ class Row:
     included) and the cache/reasoning buckets, under the keys Litefuse stores them."""
     estimated: bool = False
     usage_source: str | None = None
-    cost: str | None = None  # cost source, "none" for no cost
+    cost: str | None = None  # cost source, "none" for no cost, "zero" for a known $0
     level: str = "DEFAULT"
     status: str | None = None  # substring of the status message
     output: str | None = None  # substring of the output text
@@ -263,7 +263,10 @@ PROVIDERS = [
         provider="openai",
         level="ERROR",
         status="Kong answered 429: API rate limit exceeded",
-        cost="none",
+        # Kong answered: the provider never saw the call, so zero tokens and a known $0
+        usage={"input": 0, "output": 0, "total": 0},
+        usage_source="failed call",
+        cost="zero",
     ),
     Row(
         "kong-ai-proxy-bad-request",
@@ -392,6 +395,8 @@ def test_record(row: Row) -> None:
         assert usage is not None and usage.source == row.usage_source
     if row.cost == "none":
         assert generation.cost is None
+    elif row.cost == "zero":  # a failed call: nothing was billed
+        assert generation.cost is not None and generation.cost.total == 0
     elif row.cost:
         assert generation.cost is not None and generation.cost.source == row.cost
         assert generation.cost.total > 0

@@ -194,7 +194,7 @@ def test_trace_metadata_overrides_observation_metadata_of_the_same_name() -> Non
         ),
         (
             {"content": [{"type": "tool_use", "id": "t1", "name": "g", "input": {"a": 1}}]},
-            [("t1", "g", '{"a": 1}')],
+            [("t1", "g", '{"a":1}')],  # JSON.stringify: compact
         ),
         ({"role": "assistant", "content": "no calls"}, []),
     ],
@@ -218,3 +218,32 @@ def test_tool_definitions_are_read_from_the_inputs_tools() -> None:
 def test_another_frameworks_attributes_are_not_mapped_by_a_guess() -> None:
     with pytest.raises(NotImplementedError):
         _view(_span(ROOT, **{"gen_ai.input.messages": "[]"}))
+
+
+@pytest.mark.parametrize(
+    ("sent", "read"),
+    [
+        (0, 0),
+        (2**31 - 1, 2**31 - 1),
+        (2**31, -(2**31)),
+        (3_000_000_000, -1_294_967_296),
+        (-1, -1),
+        (-5, -4_294_967_301),
+        (1_764_384_000_123, 1_760_089_032_827),
+    ],
+)
+def test_int_attributes_are_read_back_through_32_bit_halves(sent: int, read: int) -> None:
+    """convertValueToPlainJavascript on a Long JSON'd as {low, high}: only 0 … 2**31-1 survive
+    (the cross-check against Litefuse's own code found these exact values)."""
+    row = _view(_span(ROOT, **{"langfuse.trace.metadata.n": sent})).observations[0]
+    assert row.metadata["n"] == read
+
+
+def test_error_observations_without_usage_are_tokenized_by_litefuse() -> None:
+    """On the OTLP path getUsageUnits gets no level: a failed call without usage is counted
+    (and priced) by Litefuse when it knows the model."""
+    row = _view(
+        _span(ROOT),
+        _span(CHILD, ROOT, status=2, **{"langfuse.observation.model.name": "gpt-4o"}),
+    ).observations[1]
+    assert row.level == "ERROR" and row.litefuse_tokenizes

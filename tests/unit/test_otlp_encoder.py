@@ -38,6 +38,7 @@ from pipeline.kong import RecordError, parse_records
 from pipeline.sinks.litefuse import LitefuseSink
 from pipeline.sinks.otlp import encode_request, encode_request_bytes, encode_spans
 from pipeline.trace import Cost, Trace, Usage
+from tests.litefuse import rows_for
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -58,7 +59,12 @@ def _value(value: Any) -> AnyValue:
     if isinstance(value, bool):
         return AnyValue(bool_value=value)
     if isinstance(value, int):
-        return AnyValue(int_value=value)
+        # Litefuse reads back only 0 … 2**31 - 1 from an int64 attribute unchanged
+        if 0 <= value < 2**31:
+            return AnyValue(int_value=value)
+        if abs(value) <= 2**53:
+            return AnyValue(double_value=float(value))
+        return AnyValue(string_value=str(value))
     if isinstance(value, float):
         return AnyValue(double_value=value)
     if isinstance(value, str):
@@ -468,13 +474,19 @@ def test_a_caller_can_reuse_encoded_spans() -> None:
     assert 0 < header < 200
 
 
-def test_integers_out_of_int64_range_fail_like_the_library() -> None:
-    for big in (2**63, -(2**63) - 1):
-        trace = _base().model_copy(update={"metadata": {"big": big}})
-        with pytest.raises(ValueError):
-            reference_request([trace])
-        with pytest.raises(ValueError):
-            encode_request_bytes([trace])
+@pytest.mark.parametrize(
+    "number", [2**31, 1764384000123, -5, -(2**53), 2**63, -(2**63) - 1, 10**30]
+)
+def test_integers_litefuse_would_misread_arrive_as_their_value(number: int) -> None:
+    """Litefuse gets an int64 attribute outside 0 … 2**31 - 1 wrong; we send such a value as a
+    double (exact up to 2**53) or a string, and the stand-in reads the number back."""
+    trace = _base().model_copy(update={"metadata": {"big": number}})
+    assert ExportTraceServiceRequest.FromString(encode_request_bytes([trace])) == reference_request(
+        [trace]
+    )
+    shown = rows_for([trace]).trace(trace.id).metadata["big"]
+    assert shown == (float(number) if abs(number) <= 2**53 else str(number))
+    assert int(shown) == number
 
 
 def test_the_sink_sends_the_library_equivalent_request() -> None:
