@@ -21,13 +21,18 @@ from faust.types import TP, EventT, StreamT
 
 from pipeline import metrics, transport
 from pipeline.delivery.batcher import Batcher
-from pipeline.delivery.deadletter import DeadLetter, dead_letter_headers
+from pipeline.delivery.deadletter import (
+    DeadLetter,
+    dead_letter_headers,
+    letter_value,
+    scrubbed_reason,
+)
 from pipeline.delivery.dedup import DedupWindow
 from pipeline.delivery.deliverer import Deliverer, DeliveryReport
 from pipeline.delivery.stalls import PartitionState, StallDetector
 from pipeline.enrich.pool import EnrichPool, Pending
-from pipeline.enrich.privacy import redact_bytes
 from pipeline.enrich.stage import (
+    KAFKA_FRAMING_BYTES,
     Dropped,
     KafkaValue,
     Outcome,
@@ -142,8 +147,11 @@ def create_app(
             if left:
                 log.error("%d records were still unacknowledged by Kafka at shutdown", left)
 
+    letter_limit = settings.kafka_max_message_bytes - KAFKA_FRAMING_BYTES
+
     def dead_letter_record(topic: str, letter: DeadLetter) -> Outgoing:
-        """Count, log and encode a dead letter (the value is scrubbed of credentials)."""
+        """Count, log and encode a dead letter (the value is scrubbed of credentials and fits a
+        Kafka record). Never raises: see ``letter_value``."""
         metrics.dead_letters.labels(letter.stage, metrics.reason_label(letter.reason)).inc()
         log.warning(
             "dead letter (%s) %s[%s]@%s: %s",
@@ -151,7 +159,7 @@ def create_app(
             letter.source_topic,
             letter.source_partition,
             letter.source_offset,
-            letter.reason,
+            scrubbed_reason(letter.reason),
             extra={
                 "stage": letter.stage,
                 "source_topic": letter.source_topic,
@@ -165,38 +173,50 @@ def create_app(
             },
         )
         headers: list[tuple[str, str | bytes | None]] = [*dead_letter_headers(letter)]
-        return (topic, letter.key, redact_bytes(letter.value), headers)
+        return (topic, letter.key, letter_value(letter.value, letter_limit), headers)
 
     def outgoing(batch: RecordBatch, outcomes: list[Outcome]) -> list[Outgoing]:
-        """The records to produce for a batch's outcomes: traces and dead letters, counted."""
-        out: list[Outgoing] = []
-        dlq = settings.dead_letter_topic
+        """The records to produce for a batch's outcomes: traces and dead letters, counted.
+
+        Each outcome under its own guard: whatever fails while handling one record
+        dead-letters that record, never the batch or the partition.
+        """
+        out: list[Outgoing | None] = []
         for outcome in outcomes:
-            if isinstance(outcome, Traced):
-                if outcome.truncated:
-                    log.warning(
-                        "trace %s is larger than a Kafka record may be; its largest fields "
-                        "were truncated",
-                        outcome.key.decode(),
-                        extra={"trace_id": outcome.key.decode()},
-                    )
-                    metrics.traces_truncated.inc()
-                count_trace(outcome)
-                out.append((outcome.topic, outcome.key, outcome.value, None))
-            elif isinstance(outcome, Dropped):
-                metrics.records_skipped.labels(outcome.reason).inc()
-            else:
-                message = batch.records[outcome.message]
-                if outcome.error:
-                    log.error(
-                        "enrichment failed at %s@%s:\n%s",
-                        message.partition,
-                        message.offset,
-                        outcome.error,
-                    )
-                letter = DeadLetter.from_message("enrich", outcome.reason, message, outcome.index)
-                out.append(dead_letter_record(dlq, letter))
-        return out
+            try:
+                out.append(_outgoing(batch, outcome))
+            except Exception as exc:
+                log.exception("handling an enrichment outcome failed; dead-lettering its record")
+                position = getattr(outcome, "message", None)
+                message = batch.records[position] if isinstance(position, int) else None
+                reason = f"internal error while handling the record: {type(exc).__name__}"
+                if message is not None:
+                    letter = DeadLetter.from_message("enrich", reason, message)
+                    out.append(dead_letter_record(settings.dead_letter_topic, letter))
+        return [record for record in out if record is not None]
+
+    def _outgoing(batch: RecordBatch, outcome: Outcome) -> Outgoing | None:
+        if isinstance(outcome, Traced):
+            if outcome.truncated:
+                log.warning(
+                    "trace %s is larger than a Kafka record may be; its largest fields "
+                    "were truncated",
+                    outcome.key.decode(),
+                    extra={"trace_id": outcome.key.decode()},
+                )
+                metrics.traces_truncated.inc()
+            count_trace(outcome)
+            return (outcome.topic, outcome.key, outcome.value, None)
+        if isinstance(outcome, Dropped):
+            metrics.records_skipped.labels(outcome.reason).inc()
+            return None
+        message = batch.records[outcome.message]
+        if outcome.error:
+            log.error(
+                "enrichment failed at %s@%s:\n%s", message.partition, message.offset, outcome.error
+            )
+        letter = DeadLetter.from_message("enrich", outcome.reason, message, outcome.index)
+        return dead_letter_record(settings.dead_letter_topic, letter)
 
     @app.agent(kong_topic, name="enrich")
     async def enrich_agent(stream: StreamT[bytes]) -> AsyncIterator[None]:
@@ -324,8 +344,9 @@ def create_app(
                     for record in message.records:
                         try:
                             traces.append(Trace.from_json(record.value or b""))
-                        except ValueError as exc:
-                            reason = f"invalid trace: {str(exc).splitlines()[0]}"
+                        except Exception as exc:  # whatever it is, it costs one record
+                            first_line = (str(exc).splitlines() or [type(exc).__name__])[0]
+                            reason = f"invalid trace: {first_line}"
                             letter = DeadLetter.from_message("sink", reason, record)
                             letters.append(dead_letter_record(sink_dlq, letter))
                     await producer().send(letters)

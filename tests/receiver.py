@@ -129,6 +129,19 @@ class LitefuseReceiver:
             time.sleep(0.05)
         return self.trace_ids()
 
+    def wait_quiet(self, count: int, timeout: float, quiet: float = 3.0) -> list[str]:
+        """Trace ids once at least ``count`` arrived and then nothing more for ``quiet``
+        seconds (so a late duplicate is counted, not missed), or at ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                last = self.requests[-1].at if self.requests else None
+            ids = self.trace_ids()
+            if len(ids) >= count and last is not None and time.monotonic() - last >= quiet:
+                return ids
+            time.sleep(0.05)
+        return self.trace_ids()
+
     def trace(self, trace_id: str) -> TraceRow:
         """The trace's row as Litefuse shows it (exactly one)."""
         with self._lock:

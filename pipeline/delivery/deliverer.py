@@ -97,7 +97,15 @@ class Deliverer:
         """Deliver (trace, traces-topic partition) pairs; returns only once all are settled."""
         report = DeliveryReport()
         self._busy_since = time.monotonic()
-        pending = self._fresh(items, report)
+        try:
+            await self._deliver(self._fresh(items, report), report)
+        finally:
+            self._busy_since = None
+        return report
+
+    async def _deliver(
+        self, pending: list[tuple[Trace, int | None]], report: DeliveryReport
+    ) -> None:
         delay = self.backoff_start
         while pending:
             report.attempts += 1
@@ -124,6 +132,19 @@ class Deliverer:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.backoff_cap)
                 continue
+            except Exception as exc:
+                # Not the sink being down: something about the traces (one the sink cannot
+                # encode, a bug). Halve until the one trace is found; it is dead-lettered, the
+                # rest is delivered. Sinks encode a whole batch before sending any of it.
+                if len(pending) == 1:
+                    log.exception(
+                        "the sink failed on trace %s; dead-lettering it", pending[0][0].id
+                    )
+                    reason = f"the sink could not send this trace: {type(exc).__name__}: {exc}"
+                    report.rejected.append(Rejected(pending[0][0], 0, reason))
+                    return
+                middle = len(pending) // 2
+                await self._deliver(pending[:middle], report)
+                await self._deliver(pending[middle:], report)
+                return
             pending = await self._settle(pending, result, report)
-        self._busy_since = None
-        return report

@@ -112,10 +112,27 @@ def enrich(
     )
 
 
+# Bounds of values a real Kong record can hold; outside them a record is rejected with the
+# reason, instead of a trace no sink can write (a 1970 or year-10^20 timestamp, 10^300 tokens).
+_EARLIEST_MS = 946_684_800_000.0  # 2000-01-01
+_LATEST_MS = 4_102_444_800_000.0  # 2100-01-01
+_LONGEST_MS = 7 * 24 * 3600 * 1000.0  # a week
+MAX_TOKENS = 10**12
+
+
 def _times(record: KongRecord) -> tuple[datetime, datetime, datetime, datetime]:
     """Trace start/end and generation start/end from Kong's latencies."""
     if record.started_at is None:
         raise RecordError("AI request without started_at")
+    if not _EARLIEST_MS <= record.started_at < _LATEST_MS:  # NaN fails too
+        raise RecordError(
+            f"implausible started_at: {record.started_at!r} epoch ms is not between 2000 and 2100"
+        )
+    latencies = record.latencies
+    for name in ("request", "proxy", "kong"):
+        value = getattr(latencies, name)
+        if value is not None and not value <= _LONGEST_MS:
+            raise RecordError(f"implausible latencies.{name}: {value!r} ms")
     start = datetime.fromtimestamp(record.started_at / 1000, tz=UTC)
     total = _ms(record.latencies.request) or 0.0
     proxy = _ms(record.latencies.proxy)
@@ -363,6 +380,11 @@ def _build_trace(
         model = options.prices.alias(model)
     ok = error is None and (status is None or status < 400)
     usage = _usage(call, kong_ai, model, options, ok, exchange.response.is_stream)
+    if usage is not None:
+        for field in ("input", "output", "total", "input_cached", "input_cache_write"):
+            count = getattr(usage, field)
+            if count is not None and count > MAX_TOKENS:
+                raise RecordError(f"implausible token count: {field} = {count:.3g}")
     cost = compute_cost(
         model, call.provider, usage, kong_ai.cost if kong_ai else None, options.prices
     )

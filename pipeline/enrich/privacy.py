@@ -79,6 +79,10 @@ _MAYBE = re.compile(
 )
 # Values scrub() returns as they are.
 _LEAVES = frozenset({int, float, bool, type(None)})
+MAX_DEPTH = 64
+"""Levels of nesting an exported value keeps. Deeper containers become :data:`TOO_DEEP`: a
+client can send any depth, and JSON writers refuse a few hundred levels (orjson, pydantic)."""
+TOO_DEEP = f"[nested deeper than {MAX_DEPTH} levels]"
 
 
 @lru_cache(maxsize=4096)
@@ -159,8 +163,9 @@ def _quoted(value: str, quote: str) -> str:
 
 def scrub(value: Any) -> Any:
     """The value without credentials: secret keys' values replaced by REDACTED, strings scrubbed
-    as text. A value holding none is returned as it is (never modified in place); otherwise a
-    copy is.
+    as text, containers nested deeper than :data:`MAX_DEPTH` replaced by :data:`TOO_DEEP`. A
+    value needing none of that is returned as it is (never modified in place); otherwise a copy
+    is.
     """
     if type(value) is str:
         return redact_text(value) if value else value
@@ -218,13 +223,16 @@ def _secret_key(key: Any) -> bool:
     return False
 
 
-def _unchanged(value: Any, strings: list[str]) -> bool:
+def _unchanged(value: Any, strings: list[str], depth: int = 1) -> bool:
     """False when scrub would change ``value`` for other reasons than its strings (a secret key,
-    a subclass of str, dict or list); else True, with the strings appended to ``strings``.
+    a subclass of str, dict or list, nesting deeper than MAX_DEPTH); else True, with the strings
+    appended to ``strings``.
 
     One pass that copies nothing: values without credentials are the common case.
     """
     kind = type(value)
+    if depth > MAX_DEPTH and kind in (dict, list) and value:
+        return False
     if kind is dict:
         for key, item in value.items():
             if item is None:
@@ -234,7 +242,7 @@ def _unchanged(value: Any, strings: list[str]) -> bool:
             item_kind = type(item)
             if item_kind is str:
                 strings.append(item)
-            elif item_kind not in _LEAVES and not _unchanged(item, strings):
+            elif item_kind not in _LEAVES and not _unchanged(item, strings, depth + 1):
                 return False
         return True
     if kind is list:
@@ -242,7 +250,7 @@ def _unchanged(value: Any, strings: list[str]) -> bool:
             item_kind = type(item)
             if item_kind is str:
                 strings.append(item)
-            elif item_kind not in _LEAVES and not _unchanged(item, strings):
+            elif item_kind not in _LEAVES and not _unchanged(item, strings, depth + 1):
                 return False
         return True
     if kind is str:
@@ -326,21 +334,24 @@ def _clean(text: str) -> bool:
     return not _MAYBE.search(text) or not _patterns_for(text)
 
 
-def _scrubbed(value: Any) -> Any:
-    """The copying scrub: rebuilds dicts and lists, redacts secret keys, scrubs strings."""
+def _scrubbed(value: Any, depth: int = 1) -> Any:
+    """The copying scrub: rebuilds dicts and lists, redacts secret keys, scrubs strings, cuts
+    what is nested deeper than MAX_DEPTH."""
     if isinstance(value, str):
         return redact_text(value) if value else value
+    if isinstance(value, (dict, list)) and value and depth > MAX_DEPTH:
+        return TOO_DEEP
     if isinstance(value, dict):
         return {
             key: (
                 REDACTED
                 if item is not None and is_secret_name(key if type(key) is str else str(key))
-                else _scrubbed(item)
+                else _scrubbed(item, depth + 1)
             )
             for key, item in value.items()
         }
     if isinstance(value, list):
-        return [_scrubbed(item) for item in value]
+        return [_scrubbed(item, depth + 1) for item in value]
     return value
 
 

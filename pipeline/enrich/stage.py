@@ -125,6 +125,10 @@ def run_stage(values: Sequence[KafkaValue], config: StageConfig) -> list[Outcome
         except RecordError as exc:
             outcomes.append(Rejected(position, None, str(exc)))
             continue
+        except Exception as exc:  # a bug must cost one record, not the pipeline
+            reason = f"internal error: {type(exc).__name__}: {exc}"
+            outcomes.append(Rejected(position, None, reason, traceback.format_exc()))
+            continue
         for index, record in enumerate(records):
             source = SourceRef(
                 topic=message.topic,

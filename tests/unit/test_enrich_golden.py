@@ -323,10 +323,7 @@ def _outcome(value: bytes, options: EnrichOptions, source: SourceRef | None) -> 
             # and what a user sees of it: the rows Litefuse (OTLP) and Langfuse v3 (legacy) store
             entry = {"trace": result.to_json().decode()}
             for sink, mode in (("litefuse", "otel"), ("legacy", "legacy")):
-                try:
-                    entry[sink] = orjson.dumps(shown(rows_for([result], mode), result.id)).decode()
-                except Exception as exc:  # a trace the sink cannot encode
-                    entry[sink] = f"not encodable: {type(exc).__name__}: {exc}"
+                entry[sink] = orjson.dumps(shown(rows_for([result], mode), result.id)).decode()
             results.append(entry)
     return results
 
