@@ -174,3 +174,61 @@ def still_running(pids: list[int], timeout: float) -> list[int]:
     while time.monotonic() < deadline and any(map(running, pids)):
         time.sleep(0.05)
     return [pid for pid in pids if running(pid)]
+
+
+def committed_offsets(bootstrap: str, group: str, topic: str, partitions: int = 4) -> list[int]:
+    """The consumer group's committed offset per partition of ``topic`` (0: none committed)."""
+    reader = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+    try:
+        found = reader.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=10)
+    finally:
+        reader.close()
+    return [max(tp.offset, 0) for tp in found]
+
+
+def acknowledged_but_not_delivered(
+    bootstrap: str, group: str, topic: str, delivered: set[str], timeout: float = 30.0
+) -> list[str]:
+    """Traces whose records the group acknowledged (below its committed offsets on the traces
+    topic) but Litefuse never received: what acknowledging before Litefuse answered loses."""
+    committed = committed_offsets(bootstrap, group, topic)
+    wanted = {p: end for p, end in enumerate(committed) if end > 0}
+    if not wanted:
+        return []
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"test-reader-{uuid.uuid4().hex[:8]}",
+            "enable.auto.commit": False,
+        }
+    )
+    consumer.assign([TopicPartition(topic, p, 0) for p in wanted])
+    missing: list[str] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while wanted and time.monotonic() < deadline:
+            message = consumer.poll(0.2)
+            if message is None or message.error():
+                continue
+            partition, offset = message.partition(), message.offset()
+            if partition in wanted and offset < wanted[partition]:
+                key = (message.key() or b"").decode()
+                if key not in delivered:
+                    missing.append(key)
+                if offset + 1 >= wanted[partition]:
+                    del wanted[partition]
+    finally:
+        consumer.close()
+    assert not wanted, f"could not read the traces topic up to the committed offsets: {wanted}"
+    return missing
+
+
+def wait_until(condition: Any, timeout: float, every: float = 0.1) -> Any:
+    """Poll ``condition()`` until it is truthy (returned) or ``timeout`` seconds passed (its
+    last value)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(every)

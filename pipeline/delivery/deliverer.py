@@ -17,7 +17,7 @@ import asyncio
 import inspect
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from pipeline import metrics
@@ -26,6 +26,10 @@ from pipeline.sinks.base import Rejected, Sink, SinkAuthError, SinkError, WriteR
 from pipeline.trace import Trace
 
 log = logging.getLogger(__name__)
+
+HOLDING_AFTER_S = 5.0
+"""A batch in delivery this long means the sink is struggling: the stall watchdog, which would
+otherwise re-read the partitions of a batch held for an outage, stands down."""
 
 
 @dataclass(slots=True)
@@ -46,19 +50,27 @@ class Deliverer:
         backoff_cap: float = 30.0,
         auth_backoff: float = 30.0,
         clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        """``clock`` stamps the de-duplication window (wall time: entries outlive restarts);
+        ``monotonic`` and ``sleep`` time the holding and the backoff (injected in tests)."""
         self.sink = sink
         self.window = window
         self.backoff_start = backoff_start
         self.backoff_cap = backoff_cap
         self.auth_backoff = auth_backoff
         self.clock = clock
+        self.monotonic = monotonic
+        self.sleep = sleep
         self._busy_since: float | None = None
 
     @property
     def holding(self) -> bool:
         """True while one batch has been in delivery for over 5 s: the sink is struggling."""
-        return self._busy_since is not None and time.monotonic() - self._busy_since > 5.0
+        return (
+            self._busy_since is not None and self.monotonic() - self._busy_since > HOLDING_AFTER_S
+        )
 
     def _fresh(
         self, items: Sequence[tuple[Trace, int | None]], report: DeliveryReport
@@ -96,7 +108,7 @@ class Deliverer:
     async def deliver(self, items: Sequence[tuple[Trace, int | None]]) -> DeliveryReport:
         """Deliver (trace, traces-topic partition) pairs; returns only once all are settled."""
         report = DeliveryReport()
-        self._busy_since = time.monotonic()
+        self._busy_since = self.monotonic()
         try:
             await self._deliver(self._fresh(items, report), report)
         finally:
@@ -119,7 +131,7 @@ class Deliverer:
                     len(pending),
                     self.auth_backoff,
                 )
-                await asyncio.sleep(self.auth_backoff)
+                await self.sleep(self.auth_backoff)
                 continue
             except SinkError as exc:
                 pending = await self._settle(pending, exc.result, report)
@@ -129,7 +141,7 @@ class Deliverer:
                     len(pending),
                     delay,
                 )
-                await asyncio.sleep(delay)
+                await self.sleep(delay)
                 delay = min(delay * 2, self.backoff_cap)
                 continue
             except Exception as exc:

@@ -16,7 +16,7 @@ from confluent_kafka import Consumer, TopicPartition
 
 from pipeline.broker import free_port
 from pipeline.kafka import publish
-from tests.conftest import Names, WorkerProcess, consume_all
+from tests.conftest import Names, WorkerProcess, acknowledged_but_not_delivered, consume_all
 from tests.factories import kong_values
 from tests.receiver import LitefuseReceiver
 
@@ -136,10 +136,16 @@ def test_receiver_outage_loses_nothing_and_memory_stays_flat(
         samples.append(_rss_mb(worker))
         time.sleep(0.5)
     received_while_down = len(receiver.trace_ids())
+    # nothing Litefuse did not get was acknowledged, and holding is not mistaken for a stall
+    # (the outage outlasts PARTITION_STALL_SECONDS)
+    group, traces = worker_env["CONSUMER_GROUP"], names.traces
+    delivered = set(receiver.trace_ids())
+    assert acknowledged_but_not_delivered(kafka_bootstrap, group, traces, delivered) == []
+    assert "kong_litefuse_partition_rereads_total{" not in worker.metrics()
     receiver.start()
     total = first + during
     assert _wait_until(lambda: len(set(receiver.trace_ids())) >= total, 180), _diagnosis(worker)
-    time.sleep(2)  # let any stray duplicate arrive before counting
+    receiver.wait_quiet(total, timeout=30)  # a late duplicate would arrive before this returns
     lost, duplicates = _outcome(receiver, total)
     growth = max(samples) - rss_at_outage
     half = len(samples) // 2
@@ -178,7 +184,7 @@ def test_sigkill_mid_batch_loses_nothing(
     assert delivered, _missing(kafka_bootstrap, names, receiver, env["CONSUMER_GROUP"]) + (
         "\n" + _diagnosis(second)
     )
-    time.sleep(2)
+    receiver.wait_quiet(sent, timeout=30)
     lost, duplicates = _outcome(receiver, sent)
     print(
         f"FIGURES sigkill-mid-batch: sent={sent} faults=1 lost={lost} duplicates={duplicates} "
@@ -229,7 +235,7 @@ def test_sigkill_between_batches_duplicates_nothing(
 
     # at least the 500 resent (more when records were re-read after a fetch gap)
     assert _wait_until(lambda: skipped() >= 500, 60)
-    time.sleep(2)
+    receiver.wait_quiet(1000, timeout=30)
     lost, duplicates = _outcome(receiver, 1000)
     print(
         f"FIGURES sigkill-between-batches: sent=1500 (500 resent) lost={lost} "
@@ -269,7 +275,7 @@ def test_records_arriving_while_a_restarted_worker_recovers_are_not_lost(
         sent += wave
         time.sleep(0.5)
     assert _wait_until(lambda: len(set(receiver.trace_ids())) >= sent, 180), _diagnosis(second)
-    time.sleep(2)
+    receiver.wait_quiet(sent, timeout=30)
     lost, duplicates = _outcome(receiver, sent)
     print(f"FIGURES publish-during-recovery: sent={sent} lost={lost} duplicates={duplicates}")
     assert lost == 0
@@ -295,7 +301,7 @@ def test_rebalance_when_one_of_two_workers_stops(
     assert _wait_until(lambda: len(receiver.trace_ids()) >= 800, 90)
     assert two.stop(signal.SIGTERM) == 0, two.log()[-2000:]
     assert _wait_until(lambda: len(set(receiver.trace_ids())) >= sent, 180), one.log()[-2000:]
-    time.sleep(3)
+    receiver.wait_quiet(sent, timeout=30)
     lost, duplicates = _outcome(receiver, sent)
     print(f"FIGURES rebalance: sent={sent} workers=2 stopped=1 lost={lost} duplicates={duplicates}")
     assert lost == 0 and duplicates == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import time
 from datetime import timedelta
 
 import pytest
@@ -11,7 +12,15 @@ import pytest
 from pipeline.bench.e2e import descendants
 from pipeline.delivery.deadletter import read_headers
 from pipeline.kafka import publish
-from tests.conftest import EXAMPLES, ROOT, Names, consume_all, still_running
+from tests.conftest import (
+    EXAMPLES,
+    ROOT,
+    Names,
+    committed_offsets,
+    consume_all,
+    still_running,
+    wait_until,
+)
 from tests.receiver import SECRET_KEY, LitefuseReceiver
 
 pytestmark = pytest.mark.integration
@@ -156,9 +165,17 @@ def test_wrong_keys_are_reported_and_nothing_is_acknowledged(
     worker = start_worker({**worker_env, "LANGFUSE_SECRET_KEY": "sk-lf-wrong-key-123456"})
     worker.wait_ready()
     publish(kafka_bootstrap, names.kong, [(EXAMPLES / "01-openai-chat.json").read_bytes()])
-    deadline_ids = receiver.wait_for_traces(1, timeout=8)
-    assert deadline_ids == []
-    assert receiver.requests and all(r.status == 401 for r in receiver.requests)
+    assert wait_until(lambda: bool(receiver.requests), 30), worker.log()[-3000:]
+    assert receiver.trace_ids() == []
+    assert all(r.status == 401 for r in receiver.requests)
+    # the worker does commit (the enrich agent's offset on the Kong topic moves) ...
+    assert wait_until(lambda: sum(committed_offsets(kafka_bootstrap, names.group, names.kong)), 30)
+    # ... but not past the refused trace: over several commit intervals, nothing on the traces
+    # topic is acknowledged
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        assert committed_offsets(kafka_bootstrap, names.group, names.traces) == [0, 0, 0, 0]
+        time.sleep(0.5)
     # one attempt, then a long pause: no busy loop against a server refusing our keys
     assert len(receiver.requests) <= 2
     log = worker.log()
@@ -220,3 +237,50 @@ def test_a_worker_stopped_or_killed_leaves_no_enrich_helper_behind(
     assert helpers, "no helper process was started"
     worker.stop(sig)
     assert not still_running(helpers, timeout=20), "a helper outlived its worker"
+
+
+def test_a_trace_litefuse_rejects_is_dead_lettered_with_its_reason(
+    kafka_bootstrap: str,
+    names: Names,
+    receiver: LitefuseReceiver,
+    worker_env: dict[str, str],
+    start_worker,
+) -> None:
+    """Sink-stage dead letters: a 207 whose errors reject one trace's events (a 4xx for
+    good) puts that trace on the traces dead-letter topic; the others are delivered and
+    every record is acknowledged."""
+    from tests.factories import kong_record
+
+    records = [kong_record(i) for i in range(5)]
+    refused = records[2]["request"]["id"]
+
+    def respond(batch: list[dict[str, object]]) -> tuple[int, dict[str, object]]:
+        errors = [
+            {"id": e["id"], "status": 400, "message": "invalid usageDetails"}
+            for e in batch
+            if str(e["id"]).startswith(refused)
+        ]
+        failed = {error["id"] for error in errors}
+        successes = [{"id": e["id"], "status": 201} for e in batch if e["id"] not in failed]
+        return 207, {"successes": successes, "errors": errors}
+
+    receiver.legacy_responder = respond
+    worker = start_worker({**worker_env, "LANGFUSE_INGESTION": "legacy"})
+    worker.wait_ready()
+    publish(kafka_bootstrap, names.kong, [json.dumps(r).encode() for r in records])
+    letters = consume_all(kafka_bootstrap, names.traces_dlq, expected=1, timeout=60)
+    assert len(letters) == 1, worker.log()[-3000:]
+    headers = read_headers(letters[0].headers())
+    assert (headers["stage"], headers["status"]) == ("sink", "400")
+    assert headers["reason"] == "rejected by Litefuse (400): invalid usageDetails"
+    assert headers["source-topic"] == names.kong  # where the Kong record came from
+    assert json.loads(letters[0].value())["id"] == refused  # the trace, to redrive later
+    ids = receiver.wait_quiet(4, timeout=60)
+    assert sorted(ids) == sorted(
+        r["request"]["id"] for r in records if r["request"]["id"] != refused
+    )
+    # settled: the rejected trace is acknowledged too (it is in the dead-letter topic)
+    assert wait_until(
+        lambda: sum(committed_offsets(kafka_bootstrap, names.group, names.traces)) == 5, 30
+    )
+    assert "kong_litefuse_dead_letters_total{reason=" in worker.metrics()
