@@ -44,7 +44,6 @@ from tests.litefuse import rows_for
 REWORK = "needs the provider rework"
 # Failures outside the rework's tool calls, reasoning and Bedrock, found by these rows:
 NO_INPUT = "build.py: a request whose prompt the parser does not find leaves the trace no input"
-HTML_ERROR = "build.py: a non-JSON error page is not in the status message (only HTTP <status>)"
 
 
 @dataclass(frozen=True)
@@ -189,7 +188,6 @@ OPENAI_ROWS = [
         model="gpt-3.5-turbo",
         error="Internal Server Error",
         note="an HTML page: its title and heading say 'Fake Internal Server Error'",
-        xfail=HTML_ERROR,
     ),
     Row(
         "openai-chat-stream",
@@ -430,7 +428,6 @@ ANTHROPIC_ROWS = [
         model="claude-2.1",
         error="Internal Server Error",
         note="an HTML page: its title and heading say 'Fake Internal Server Error'",
-        xfail=HTML_ERROR,
     ),
     Row(
         "anthropic-messages-no-usage",
