@@ -388,7 +388,10 @@ def _build_trace(
         else None
     )
     tags = [t for t in (call.provider, model, metadata.get("kong_service")) if t]
-    payload_in, payload_out = _content(call.input, options), _content(call.output, options)
+    # No prompt where the parser looks (a malformed request, Kong 3.9+ logging the body it sent
+    # upstream in the provider's format): the request body itself, rather than no input.
+    prompt = call.input if call.input is not None else request_body
+    payload_in, payload_out = _content(prompt, options), _content(call.output, options)
     generation = _generation(
         {
             "id": span_id(tid, "generation"),

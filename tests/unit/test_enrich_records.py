@@ -522,3 +522,18 @@ def test_a_non_json_error_page_says_what_happened() -> None:
     assert message == "Kong answered 503: The upstream server is unavailable"
     json_error = _with_response("anthropic-overloaded", 529, "")  # no body: the status alone
     assert json_error.generation.status_message == "HTTP 529"
+
+
+def test_a_request_without_the_expected_prompt_keeps_its_body_as_input() -> None:
+    record = json.loads((FIXTURES / "openai-completions.json").read_bytes())
+    sent = {"model": "gpt-3.5-turbo-instruct", "promt": "Say hi", "api_key": "sk-abcdef0123456789"}
+    record["request"]["body"] = json.dumps(sent)
+    record["response"].update(status=400, body='{"error": {"message": "prompt is required"}}')
+    record["upstream_status"] = "400"
+    result = enrich(parse_records(json.dumps(record).encode())[0], OPTIONS)
+    assert isinstance(result, Trace)
+    expected = {**sent, "api_key": "REDACTED"}  # the body, scrubbed like any input
+    assert result.input == result.generation.input == expected
+    assert result.generation.status_message == "prompt is required"
+    shown = rows_for([result], "legacy").trace(result.id)
+    assert shown.input_json == expected
