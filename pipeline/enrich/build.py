@@ -7,6 +7,7 @@ No I/O, no Faust: the agents, the CLI and the benchmarks call this same function
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,7 +30,7 @@ from pipeline.enrich.providers import Exchange, LLMCall, detect, is_non_ai_path,
 from pipeline.enrich.providers.base import Provider
 from pipeline.enrich.sampling import sampled
 from pipeline.enrich.tokens import estimate_usage
-from pipeline.kong.bodies import decode_body
+from pipeline.kong.bodies import Body, decode_body
 from pipeline.kong.record import KongRecord, RecordError
 from pipeline.trace import Cost, Generation, SourceRef, Trace, Usage
 
@@ -206,7 +207,24 @@ def _short_circuited(record: KongRecord) -> bool:
     )
 
 
-def _error(call: LLMCall, record: KongRecord) -> str | None:
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"<[^>]*>")
+_EXCERPT_CHARS = 200
+
+
+def _page_text(response: Body) -> str | None:
+    """What a failed call's non-JSON body says: an HTML page's title, else its text (tags
+    removed, whitespace collapsed), cut to a few words; None for JSON, streams and no body."""
+    if response.kind != "text":
+        return None
+    found = _TITLE.search(response.text)
+    text = " ".join((found[1] if found else _TAG.sub(" ", response.text)).split())
+    if len(text) > _EXCERPT_CHARS:
+        text = text[: _EXCERPT_CHARS - 1] + "…"
+    return text or None
+
+
+def _error(call: LLMCall, record: KongRecord, response: Body) -> str | None:
     status = record.response.status
     failed = status is not None and status >= 400
     if call.error:
@@ -215,9 +233,12 @@ def _error(call: LLMCall, record: KongRecord) -> str | None:
         return call.error
     if not failed:
         return None
+    page = _page_text(response)
     if _short_circuited(record):
+        if page:
+            return f"Kong answered {status}: {page}"
         return f"Kong answered {status} without calling the provider"
-    return f"HTTP {status}"
+    return f"HTTP {status}: {page}" if page else f"HTTP {status}"
 
 
 def _timings(
@@ -374,7 +395,7 @@ def _build_trace(
     start, end, generation_start, generation_end = _times(record)
     context = read_context(record, request_body)
     status = record.response.status
-    error = _error(call, record)
+    error = _error(call, record, exchange.response)
     model = _model(call, kong_ai, record)
     if model:
         model = options.prices.alias(model)
@@ -399,7 +420,10 @@ def _build_trace(
         else None
     )
     tags = [t for t in (call.provider, model, metadata.get("kong_service")) if t]
-    payload_in, payload_out = _content(call.input, options), _content(call.output, options)
+    # No prompt where the parser looks (a malformed request, Kong 3.9+ logging the body it sent
+    # upstream in the provider's format): the request body itself, rather than no input.
+    prompt = call.input if call.input is not None else request_body
+    payload_in, payload_out = _content(prompt, options), _content(call.output, options)
     generation = _generation(
         {
             "id": span_id(tid, "generation"),

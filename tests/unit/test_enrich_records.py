@@ -6,6 +6,7 @@ items 1 (record shapes and ``ai`` layouts), 2 (providers) and 4 (token math) of 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -493,3 +494,51 @@ def test_estimation_can_be_switched_off() -> None:
     result = _enrich(Row("openai-stream-without-usage"), options)
     assert isinstance(result, Trace) and result.generation.usage is None
     assert result.generation.cost is None
+
+
+def _with_response(fixture: str, status: int, body: str, **changes: Any) -> Trace:
+    record = json.loads((FIXTURES / f"{fixture}.json").read_bytes())
+    record["response"].update(status=status, body=body)
+    record["response"]["headers"]["content-type"] = "text/html"
+    record["upstream_status"] = str(status)
+    record.update(changes)
+    result = enrich(parse_records(json.dumps(record).encode())[0], OPTIONS)
+    assert isinstance(result, Trace)
+    return result
+
+
+def test_a_non_json_error_page_says_what_happened() -> None:
+    page = "<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body>x</body></html>"
+    generation = _with_response("openai-completions", 502, page).generation
+    assert generation.level == "ERROR"
+    assert generation.status_message == "HTTP 502: 502 Bad Gateway"
+    text = "upstream connect error or disconnect/reset before headers. " * 10
+    message = _with_response("openai-completions", 503, text).generation.status_message
+    assert message is not None and message.startswith("HTTP 503: upstream connect error")
+    assert len(message) == len("HTTP 503: ") + 200 and message.endswith("…")
+    kong = _with_response(
+        "openai-completions",
+        503,
+        "<p>The upstream server is <b>unavailable</b></p>",
+        source="kong",
+        upstream_status="",
+    )
+    message = kong.generation.status_message
+    assert message == "Kong answered 503: The upstream server is unavailable"
+    json_error = _with_response("anthropic-overloaded", 529, "")  # no body: the status alone
+    assert json_error.generation.status_message == "HTTP 529"
+
+
+def test_a_request_without_the_expected_prompt_keeps_its_body_as_input() -> None:
+    record = json.loads((FIXTURES / "openai-completions.json").read_bytes())
+    sent = {"model": "gpt-3.5-turbo-instruct", "promt": "Say hi", "api_key": "sk-abcdef0123456789"}
+    record["request"]["body"] = json.dumps(sent)
+    record["response"].update(status=400, body='{"error": {"message": "prompt is required"}}')
+    record["upstream_status"] = "400"
+    result = enrich(parse_records(json.dumps(record).encode())[0], OPTIONS)
+    assert isinstance(result, Trace)
+    expected = {**sent, "api_key": "REDACTED"}  # the body, scrubbed like any input
+    assert result.input == result.generation.input == expected
+    assert result.generation.status_message == "prompt is required"
+    shown = rows_for([result], "legacy").trace(result.id)
+    assert shown.input_json == expected
