@@ -59,7 +59,8 @@ class Row:
     provider: str
     model: str | None
     tokens: tuple[int, int | None, int] | None = None
-    """(input, output, total) as the provider counts them; None: it reports no counts."""
+    """(input, output, total) as the provider counts them; None: it reports no counts (a failed
+    call then shows zero: providers bill no failed request)."""
     estimated: bool | None = None
     """The usage is an estimate (ours or Kong's); default: the provider reported no counts on a
     successful call."""
@@ -78,7 +79,7 @@ class Row:
         if self.estimated is not None:
             return self.estimated
         if self.error is not None and self.tokens is None:
-            return None  # a failed call with no counts: no usage at all
+            return False  # a failed call with no counts: zero, as billed, not an estimate
         return self.tokens is None
 
 
@@ -1251,6 +1252,8 @@ def _problems(row: Row, mode: str) -> list[str]:
     tokens = (generation.input_tokens, generation.output_tokens, generation.total_tokens)
     if row.tokens is not None:
         check("tokens (input, output, total)", tokens, row.tokens)
+    elif row.error is not None:
+        check("tokens of a failed call", tokens, (0, 0, 0))
     check("usage_estimated", generation.metadata.get("usage_estimated"), row.usage_estimated)
     calls = [
         {
