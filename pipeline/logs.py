@@ -26,14 +26,15 @@ class JsonFormatter(logging.Formatter):
             ),
             "level": record.levelname,
             "logger": record.name,
-            "message": redact_text(record.getMessage()),
+            "message": record.getMessage(),
         }
         for key, value in record.__dict__.items():
             if key not in _STANDARD and not key.startswith("_"):
                 entry[key] = value
         if record.exc_info:
-            entry["exception"] = redact_text(self.formatException(record.exc_info))
-        return orjson.dumps(entry, default=str).decode()
+            entry["exception"] = self.formatException(record.exc_info)
+        # the whole line: extra fields can carry text too
+        return redact_text(orjson.dumps(entry, default=str).decode())
 
 
 class TextFormatter(logging.Formatter):

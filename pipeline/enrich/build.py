@@ -25,7 +25,7 @@ from pipeline.enrich.cost import PROVIDER_IDS, compute_cost
 from pipeline.enrich.ids import span_id, trace_id
 from pipeline.enrich.kong_ai import KongAI, read_kong_ai
 from pipeline.enrich.options import EnrichOptions
-from pipeline.enrich.privacy import limit_payload, mask, scrub, scrub_present
+from pipeline.enrich.privacy import limit_payload, mask, redact_text, scrub, scrub_present
 from pipeline.enrich.providers import Exchange, LLMCall, detect, is_non_ai_path, sniff
 from pipeline.enrich.providers.base import Provider
 from pipeline.enrich.sampling import sampled
@@ -50,8 +50,10 @@ class Skipped:
 
 
 def request_path(record: KongRecord) -> str:
+    """The path without query string or path parameters (``;name=value``, which may hold a
+    key): what providers are detected by and what names the trace."""
     uri = record.request.uri or (urlsplit(record.request.url).path if record.request.url else "")
-    return (uri or "/").split("?", 1)[0] or "/"
+    return (uri or "/").split("?", 1)[0].split(";", 1)[0] or "/"
 
 
 def _ms(value: float | None) -> float | None:
@@ -520,4 +522,4 @@ def _trace_name(record: KongRecord, options: EnrichOptions, path: str) -> str:
         return record.route.name
     if options.trace_name == "service" and record.service and record.service.name:
         return record.service.name
-    return path
+    return redact_text(path)  # a path may carry a key: /ai/chat;api_key=…, /key/sk-…

@@ -22,60 +22,109 @@ REDACTED = "REDACTED"
 MASKED = "[MASKED]"
 PayloadMode = Literal["full", "truncated", "none"]
 
-SECRET_HEADERS = frozenset(
-    {
-        "authorization",
-        "proxy-authorization",
-        "x-api-key",
-        "api-key",
-        "x-goog-api-key",
-        "cookie",
-        "set-cookie",
-        "openai-api-key",
-        "anthropic-api-key",
-        "x-amz-security-token",
-        "apikey",
-        "x-auth-token",
-        "x-access-token",
-    }
+
+@dataclass(frozen=True, slots=True)
+class SecretName:
+    """Names whose values are credentials, wherever a name meets a value: a header, a JSON or
+    Python-repr key, a query argument or path parameter, a ``Name: value`` line in text."""
+
+    pattern: str
+    """A regex for the whole name, any letter case."""
+    example: str
+    """A name it matches: the tests plant every example in every place a value can leave."""
+
+
+@dataclass(frozen=True, slots=True)
+class SecretValue:
+    """Shapes of credentials, found in any text whatever name (or none) they come with."""
+
+    pattern: str
+    example: str
+
+
+# The table (docs/operations.md lists it). A name is a secret one when a pattern matches it
+# whole; key and token at the end of a name (x-functions-key, hf_token) are enough, except for
+# the token counts of usage objects (prompt_token, max_token, …).
+SECRET_NAMES: tuple[SecretName, ...] = (
+    SecretName(r"(?:proxy-)?authorization", "proxy-authorization"),
+    SecretName(r"(?:set-)?cookie", "set-cookie"),
+    SecretName(r"apikey|(?:[\w.-]*[-_.])?key", "ocp-apim-subscription-key"),
+    SecretName(r"[\w.-]*api[-_]?key[\w.-]*", "openai-api-key-id"),
+    SecretName(r"[\w.-]*secret[\w.-]*", "client_secret"),
+    SecretName(r"[\w.-]*passw(?:or)?d[\w.-]*|pwd", "db_password"),
+    SecretName(
+        r"(?!(?:prompt|completion|total|max|input|output|cached|reasoning|audio|text|image)"
+        r"[-_]token$)(?:[\w.-]*[-_.])?token",
+        "x-vault-token",
+    ),
+    SecretName(r"[\w.-]*access[-_]?key[\w.-]*|[\w.-]*private[-_]?key[\w.-]*", "aws_access_key_id"),
+    SecretName(
+        r"credentials?|jwt|sig|signature|x-amz-[\w-]*(?:signature|credential)", "x-amz-signature"
+    ),
 )
-# Names whose values are credentials: header names, body keys and query arguments.
-_SECRET_NAME = (
-    r"authorization|proxy-authorization|cookie|set-cookie|[\w-]*api[-_]?key|[\w-]*secret[\w-]*|"
-    r"[\w-]*password[\w-]*|passwd|(?:access|refresh|id|auth|session|api|bearer|security|"
-    r"x-auth|x-access|client)[-_]?token|access[-_]?key[\w-]*|[\w-]*private[-_]?key|"
-    r"credentials?|key|sig|signature|jwt|x-amz-security-token"
+QUERY_ONLY_NAMES: tuple[SecretName, ...] = (
+    # too common as body keys, but credentials as query arguments or path parameters
+    SecretName(r"auth|code|session", "code"),
 )
+SECRET_VALUES: tuple[SecretValue, ...] = (
+    SecretValue(
+        r"(?i:\b(?:bearer|basic))\s+[A-Za-z0-9._~+/=-]{8,}", "Bearer Zm9vYmFyYmF6cXV4cXV1eA"
+    ),
+    SecretValue(
+        r"\b(?:sk|pk|rk)-(?:[A-Za-z0-9]+-)*[A-Za-z0-9_]{16,}\b", "sk-proj-A1b2C3d4E5f6G7h8I9j0"
+    ),
+    SecretValue(r"\bsk-ant-[A-Za-z0-9_-]{16,}\b", "sk-ant-api03-A1b2C3d4E5f6G7h8I9j0"),
+    SecretValue(r"\bAIza[0-9A-Za-z_-]{30,}\b", "AIzaSyA1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p"),
+    SecretValue(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b", "AKIAIOSFODNN7EXAMPLE"),
+    SecretValue(r"\bgh[pousr]_[A-Za-z0-9]{30,}\b", "ghp_A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7"),
+    SecretValue(
+        r"\bgithub_pat_[A-Za-z0-9_]{40,}\b", "github_pat_11A1b2C3d4_E5f6G7h8I9j0K1l2M3n4O5p6Q7r8S9"
+    ),
+    SecretValue(r"\bglpat-[A-Za-z0-9_-]{20,}", "glpat-A1b2C3d4E5f6G7h8I9j0"),
+    SecretValue(r"\bxox[abprs]-[A-Za-z0-9-]{10,}", "xoxb-1234567890-A1b2C3d4E5"),
+    SecretValue(r"\bhf_[A-Za-z0-9]{30,}\b", "hf_A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6"),
+    SecretValue(
+        r"\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}",
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
+    ),
+    SecretValue(
+        r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)",
+        "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----",
+    ),
+)
+
+_SECRET_NAME = "|".join(f"(?:{entry.pattern})" for entry in SECRET_NAMES)
+_QUERY_NAMES = "|".join(f"(?:{entry.pattern})" for entry in (*SECRET_NAMES, *QUERY_ONLY_NAMES))
 SECRET_KEY_PATTERN = re.compile(rf"(?i)^(?:{_SECRET_NAME})$")
-# Query arguments additionally treat a bare "token"/"code"/"auth" as secret.
-_QUERY_SECRET = re.compile(rf"(?i)^(?:{_SECRET_NAME}|token|auth|code|session)$")
-# "name": "value" pairs in JSON text (plain or escaped inside another JSON string)
+_QUERY_SECRET = re.compile(rf"(?i)^(?:{_QUERY_NAMES})$")
+
+# How a name and its value appear in text:
+# "name": value, \"name\": value (JSON inside JSON), 'name': 'value' (Python's repr)
 _JSON_PAIR = re.compile(
-    rf'(?i)((?P<q>\\*")(?:{_SECRET_NAME})(?P=q)\s*:\s*)'
-    r'(\\*"(?:[^"\\]|\\.)*?\\*"(?=\s*[,}\]])|\[[^\]]*\]|[-\w.+/=]+)'
+    rf"""(?i)((?P<q>\\*["'])(?:{_SECRET_NAME})(?P=q)\s*:\s*)"""
+    r"""(\\*"(?:[^"\\]|\\.)*?\\*"(?=\s*[,}\]])|'(?:[^'\\]|\\.)*'|\[[^\]]*\]|[-\w.+/=]+)"""
 )
-# name=value in URLs and form bodies
-_QUERY_PAIR = re.compile(rf"(?i)([?&;](?:{_SECRET_NAME}|token|auth|code|session)=)[^&#\s\"'\\]+")
-# "Name: value" header lines in free text
+# name=value in URLs, form bodies and path parameters (;name=value)
+_QUERY_PAIR = re.compile(rf"(?i)((?:^|[?&;\s])(?:{_QUERY_NAMES})=)[^&#;\s\"'\\]+")
+# "Name: value" header lines anywhere in text (header-like names: with a hyphen, or the two
+# plain ones), to the end of the line
 _HEADER_LINE = re.compile(
-    r"(?im)^((?:authorization|proxy-authorization|x-api-key|api-key|cookie|set-cookie|"
-    r"x-goog-api-key)\s*:\s*).+$"
+    rf"(?i)(\b(?=[\w.]*-|(?:authorization|cookie)\b)(?:{_SECRET_NAME})[ \t]*:[ \t]*)"
+    r"""(?!["'{\[])[^\r\n"\\]+"""
 )
-# bare credentials anywhere: bearer/basic tokens and well-known key prefixes
+# bare credentials anywhere; the first keeps its "Bearer "/"Basic " (group 1). Only the auth
+# schemes are case-insensitive: key formats are not (an upper-case "XOXP-…" is no Slack token).
 _TOKENS = re.compile(
-    r"(?i)(\b(?:bearer|basic)\s+)[A-Za-z0-9._~+/=-]{8,}|"
-    r"\b(?:sk|pk|rk)-(?:[A-Za-z0-9]+-)*[A-Za-z0-9_]{16,}\b|"
-    r"\bsk-ant-[A-Za-z0-9_-]{16,}\b|"
-    r"\bAIza[0-9A-Za-z_-]{30,}\b|\bAKIA[0-9A-Z]{16}\b|"
-    r"\bgh[pousr]_[A-Za-z0-9]{30,}\b|\bxox[abprs]-[A-Za-z0-9-]{10,}\b|"
-    r"\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}"
+    r"(?i:(\b(?:bearer|basic)\s+))[A-Za-z0-9._~+/=-]{8,}|"
+    + "|".join(f"(?:{entry.pattern})" for entry in SECRET_VALUES[1:])
 )
 
 
 # One cheap, case-sensitive search tells whether any pattern above could match at all. Every
 # branch starts with a literal, so the regex engine skips ahead on their first characters.
 _MAYBE = re.compile(
-    r'"|=|:|Bearer|bearer|BEARER|Basic|basic|BASIC|sk-|pk-|rk-|AIza|AKIA|gh[pousr]_|xox|eyJ'
+    r"""["'=:]|Bearer|bearer|BEARER|Basic|basic|BASIC|sk-|pk-|rk-|AIza|AKIA|ASIA|gh[pousr]_|"""
+    r"github_pat_|glpat-|xox|hf_|eyJ|PRIVATE KEY"
 )
 # Values scrub() returns as they are.
 _LEAVES = frozenset({int, float, bool, type(None)})
@@ -87,16 +136,19 @@ TOO_DEEP = f"[nested deeper than {MAX_DEPTH} levels]"
 
 @lru_cache(maxsize=4096)
 def is_secret_name(name: str) -> bool:
-    return name.lower() in SECRET_HEADERS or bool(SECRET_KEY_PATTERN.match(name))
+    """A header name or body key whose value is a credential (:data:`SECRET_NAMES`)."""
+    return bool(SECRET_KEY_PATTERN.match(name))
 
 
 def is_secret_query_arg(name: str) -> bool:
+    """A query argument or path parameter whose value is a credential (the names, and
+    :data:`QUERY_ONLY_NAMES`)."""
     return bool(_QUERY_SECRET.match(name))
 
 
 def redact_text(text: str) -> str:
     """Scrub credential pairs, header lines, query arguments and bare tokens from text."""
-    if not _MAYBE.search(text):
+    if not _MAYBE.search(text) and (text.isascii() or not any(c in text for c in _FOLDS)):
         return text
     needs = _patterns_for(text)
     return _redact(text, needs) if needs else text
@@ -133,11 +185,25 @@ def redact_token(match: re.Match[str]) -> str:
 
 
 # Every name a _JSON_PAIR or _QUERY_PAIR match can hold is one of these (secret names are made
-# of word characters and hyphens), in the same place: after the opening quote, or after the
-# "?", "&" or ";".
-_JSON_NAME = re.compile(r'"([\w-]+)\\*"\s*:')
-_QUERY_NAME = re.compile(r"[?&;]([\w-]+)=")
+# of word characters, dots and hyphens), in the same place: after the opening quote, or after
+# the "?", "&", ";", a blank or the start.
+_JSON_NAME = re.compile(r"""["']([\w.-]+)\\*["']\s*:""")
+_QUERY_NAME = re.compile(r"(?:^|[?&;\s])([\w.-]+)=")
+_HEADER_NAME = re.compile(r"([\w.-]+)[ \t]*:")
 _GITHUB = re.compile(rb"gh[pousr]_")
+
+
+@lru_cache(maxsize=4096)
+def _is_header_secret(name: str) -> bool:
+    """Whether _HEADER_LINE redacts after ``name``, or after a part of it that starts a word
+    (after a "-" or "."): a secret name that looks like a header."""
+    starts = [0] + [i + 1 for i, char in enumerate(name) if char in "-."]
+    for start in starts:
+        part = name[start:]
+        lowered = part.lower()
+        if ("-" in part or lowered in ("authorization", "cookie")) and is_secret_name(part):
+            return True
+    return False
 
 
 def _may_hold_token(lowered: bytes) -> bool:
@@ -151,14 +217,27 @@ def _may_hold_token(lowered: bytes) -> bool:
         or (b"k-" in lowered and (b"sk-" in lowered or b"pk-" in lowered or b"rk-" in lowered))
         or b"aiza" in lowered
         or b"akia" in lowered
+        or b"asia" in lowered
         or b"xox" in lowered
         or b"eyj" in lowered
-        or (b"_" in lowered and _GITHUB.search(lowered) is not None)
+        or b"glpat-" in lowered
+        or b"private key" in lowered
+        or (
+            b"_" in lowered
+            and (
+                b"hf_" in lowered
+                or b"github_pat_" in lowered
+                or _GITHUB.search(lowered) is not None
+            )
+        )
     )
 
 
 def _quoted(value: str, quote: str) -> str:
-    return f"{quote}{REDACTED}{quote}" if value.endswith('"') else f'"{REDACTED}"'
+    """REDACTED in the quoting the value had (JSON, escaped JSON or Python's repr)."""
+    if value.endswith(('"', "'")):
+        return f"{quote}{REDACTED}{quote}"
+    return f'"{REDACTED}"'
 
 
 def scrub(value: Any) -> Any:
@@ -266,6 +345,7 @@ _NAME_PARTS = (
     b"token",
     b"secret",
     b"passw",
+    b"pwd",
     b"auth",
     b"cookie",
     b"credential",
@@ -296,12 +376,12 @@ def _patterns_for(text: str) -> int:
     lowered = text.encode("utf-8", "surrogatepass").lower()
     needs = _TOKEN if _may_hold_token(lowered) else 0
     colon = ":" in text
-    if colon and (b"authorization" in lowered or b"cookie" in lowered or b"api-key" in lowered):
-        needs |= _HEADER
-    quoted = colon and '"' in text
+    quoted = colon and ('"' in text or "'" in text)
     equals = "=" in text
-    if quoted or equals:
+    if colon or equals:
         names = any(part in lowered for part in _NAME_PARTS)
+        if names and colon and _any_secret(_HEADER_NAME, text, _is_header_secret):
+            needs |= _HEADER
         if names and quoted and _any_secret(_JSON_NAME, text, is_secret_name):
             needs |= _JSON
         if (
@@ -360,8 +440,13 @@ def scrub_query(query: dict[str, Any]) -> dict[str, Any]:
     return {k: REDACTED if is_secret_query_arg(str(k)) else scrub(v) for k, v in query.items()}
 
 
+STREAM_WITHHELD = "[stream withheld by kong-litefuse: a credential spans its events]"
+
+
 def _scrub_document(value: Any) -> Any:
-    """Deep scrub of a decoded record: bodies captured as JSON text are scrubbed as JSON."""
+    """Deep scrub of a decoded record: bodies captured as JSON text are scrubbed as JSON, and
+    a captured stream whose events, joined, hold a credential (a key streamed in pieces) is
+    withheld whole: no single event shows enough of it to be found."""
     if isinstance(value, str):
         stripped = value.lstrip()
         if stripped[:1] in ("{", "["):
@@ -370,6 +455,8 @@ def _scrub_document(value: Any) -> Any:
             except orjson.JSONDecodeError:
                 return redact_text(value)
             return orjson.dumps(_scrub_document(inner)).decode()
+        if stripped.startswith(("data:", "event:")) and _stream_holds_secret(value):
+            return STREAM_WITHHELD
         return redact_text(value)
     if isinstance(value, dict):
         scrubbed: dict[str, Any] = {}
@@ -384,6 +471,33 @@ def _scrub_document(value: Any) -> Any:
     if isinstance(value, list):
         return [_scrub_document(item) for item in value]
     return value
+
+
+def _stream_holds_secret(text: str) -> bool:
+    """Whether the text of an SSE stream's events, joined, holds a credential that none of
+    them holds whole."""
+    pieces: list[str] = []
+    for line in text.splitlines():
+        if not line.startswith("data:"):
+            continue
+        payload = line[5:].strip()
+        try:
+            event = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            pieces.append(payload)
+            continue
+        stack: list[Any] = [event]
+        while stack:  # the event's string leaves, in order
+            item = stack.pop()
+            if isinstance(item, str):
+                pieces.append(item)
+            elif isinstance(item, dict):
+                stack.extend(reversed(list(item.values())))
+            elif isinstance(item, list):
+                stack.extend(reversed(item))
+    # each piece scrubbed first: what is left to find spans pieces
+    joined = "".join(map(redact_text, pieces))
+    return redact_text(joined) != joined
 
 
 def redact_bytes(data: bytes) -> bytes:
