@@ -222,6 +222,36 @@ def test_a_gateway_v1_chat_route_with_openai_bodies_is_not_cohere() -> None:
     assert isinstance(result, Trace) and result.metadata["provider"] == "cohere"
 
 
+def test_bedrock_is_a_builtin_and_a_family() -> None:
+    names = [provider.name for provider in build_registry(plugins=False)]
+    assert names.index("bedrock") < names.index("openai")
+    options = build_options(
+        provider_plugins=False,
+        custom_providers=[
+            {"name": "aws-internal", "family": "bedrock", "match": {"path_prefix": "/aws/"}}
+        ],
+    )
+    record = _with(
+        _record("openai-chat-tools"),
+        request__uri="/aws/llm",
+        request__url=None,
+        request__body=orjson.dumps(
+            {"messages": [{"role": "user", "content": [{"text": "Hi"}]}]}
+        ).decode(),
+        response__body=orjson.dumps(
+            {
+                "output": {"message": {"role": "assistant", "content": [{"text": "Hello."}]}},
+                "stopReason": "end_turn",
+                "usage": {"inputTokens": 3, "outputTokens": 2},
+            }
+        ).decode(),
+    )
+    result = enrich(record, options)
+    assert isinstance(result, Trace) and result.metadata["provider"] == "aws-internal"
+    assert result.generation.input == [{"role": "user", "content": "Hi"}]
+    assert result.generation.output == {"role": "assistant", "content": "Hello."}
+
+
 def test_a_record_with_tools_carries_them_in_its_input() -> None:
     """Litefuse reads tool definitions from the input's ``tools``, calls from ``tool_calls``."""
     result = enrich(_record("openai-chat-tools"), build_options(provider_plugins=False))
