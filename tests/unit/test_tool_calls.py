@@ -2056,3 +2056,22 @@ def test_deep_tool_arguments_never_raise() -> None:
         "content": None,
         "tool_calls": [call("t", "{}", "f")],
     }
+
+
+def test_request_documents_are_never_modified() -> None:
+    """Providers convert copies: the decoded request (read again by context) stays as sent."""
+    odd_item = {"type": "web_search_call", "role": "assistant", "thinking": [1], "id": "ws_1"}
+    image = {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG_B64}"}}
+    odd_input = [odd_item, *RESPONSES_REQUEST["input"]]
+    bodies = [
+        *_BODIES,
+        (RESPONSES_PATH, {**RESPONSES_REQUEST, "input": odd_input}, RESPONSE_DOCUMENT),
+        (CHAT_PATH, {"messages": [{"role": "user", "content": [image]}]}, None),
+    ]
+    for path, request, response in bodies:
+        captured = exchange(path, request, response)
+        before = orjson.dumps(captured.request.document)
+        found = detect(captured, REGISTRY)
+        assert found is not None
+        found[0].parse(found[1], captured)
+        assert orjson.dumps(captured.request.document) == before, path

@@ -272,6 +272,7 @@ def responses_input(body: dict[str, Any], text: str) -> Any:
 def _responses_items(items: list[Any], messages: list[Any]) -> None:
     # Reasoning, function calls and assistant text of one turn make one assistant message.
     turn: Message | None = None
+    turns: list[Message] = []
     for item in items:
         if not isinstance(item, dict):
             messages.append(item)
@@ -284,6 +285,7 @@ def _responses_items(items: list[Any], messages: list[Any]) -> None:
             if turn is None:
                 turn = {"role": "assistant", "content": ""}
                 messages.append(turn)
+                turns.append(turn)
             if kind == "reasoning":
                 block = _reasoning_block(item)
                 if block is not None:
@@ -302,6 +304,7 @@ def _responses_items(items: list[Any], messages: list[Any]) -> None:
                 if turn["content"]:
                     turn = {"role": "assistant", "content": content}
                     messages.append(turn)
+                    turns.append(turn)
                 else:
                     turn["content"] = content
             continue
@@ -313,11 +316,10 @@ def _responses_items(items: list[Any], messages: list[Any]) -> None:
             messages.append(_responses_message(item))
         else:  # web search, file search, MCP… calls: kept as they are
             messages.append(item)
-    for message in messages:  # key order: role, content, tool_calls, thinking
-        if isinstance(message, dict) and message.get("role") == "assistant":
-            thoughts = message.pop("thinking", None)
-            if thoughts:
-                message["thinking"] = thoughts
+    for made in turns:  # key order: role, content, tool_calls, thinking
+        thoughts = made.pop("thinking", None)
+        if thoughts:
+            made["thinking"] = thoughts
 
 
 def responses_output(items: Any) -> Any:
