@@ -1443,6 +1443,28 @@ def test_gemini_function_calls_thoughts_and_responses() -> None:
     assert result.usage is not None and result.usage.output_reasoning == 30
 
 
+def test_gemini_function_responses_answer_calls_by_name() -> None:
+    """Without ids, a response answers the last model turn's call of the same name."""
+    request = {
+        "contents": [
+            {"role": "user", "parts": [{"text": "Time and weather in Oslo?"}]},
+            {"role": "model", "parts": [
+                {"functionCall": {"name": "get_weather", "args": {"city": "Oslo"}}},
+                {"functionCall": {"name": "get_time", "args": {"city": "Oslo"}}},
+            ]},
+            {"role": "user", "parts": [
+                {"functionResponse": {"name": "get_time", "response": {"time": "10:00"}}},
+                {"functionResponse": {"name": "get_weather", "response": {"temp": 3}}},
+            ]},
+        ]
+    }  # fmt: skip
+    messages = parse(GEMINI_PATH, request, None).input
+    assert [(m.get("tool_call_id"), m.get("name")) for m in messages[2:]] == [
+        ("call_1", "get_time"),
+        ("call_0", "get_weather"),
+    ]
+
+
 def test_gemini_sse_stream_with_thoughts_and_calls() -> None:
     chunks = [
         _gemini_chunk([{"text": "Two cities", "thought": True}]),
@@ -1742,10 +1764,10 @@ COHERE_V1_INPUT = {
             "tool_call_id": "call_0",
             "name": "get_weather",
         },
-        {
+        {  # v1 has no ids: this turn's result answers the Bergen call by name and arguments
             "role": "tool",
             "content": '[{"temp":5}]',
-            "tool_call_id": "call_0",
+            "tool_call_id": "call_1",
             "name": "get_weather",
         },
     ],

@@ -97,14 +97,31 @@ def _v1_calls(calls: Any) -> list[Message]:
     return found
 
 
-def _v1_results(results: Any) -> list[Message]:
-    """v1 ``tool_results`` (``{call, outputs}``) as tool messages, answering the calls in order."""
+def _v1_results(results: Any, calls: list[Message]) -> list[Message]:
+    """v1 ``tool_results`` (``{call, outputs}``) as tool messages. v1 has no ids: a result
+    answers the earlier call with the same name and arguments (``calls``, the last assistant
+    turn's), else the call at its position."""
     found: list[Message] = []
+    used: set[int] = set()
     for result in results if isinstance(results, list) else ():
-        if isinstance(result, dict):
-            call = result.get("call")
-            name = call.get("name") if isinstance(call, dict) else None
-            found.append(tool_message(f"call_{len(found)}", result.get("outputs"), name))
+        if not isinstance(result, dict):
+            continue
+        call = result.get("call")
+        name = call.get("name") if isinstance(call, dict) else None
+        asked = tool_call(None, name, call.get("parameters"), 0) if isinstance(call, dict) else None
+        position = next(
+            (
+                index
+                for index, earlier in enumerate(calls)
+                if index not in used
+                and asked is not None
+                and earlier["function"] == asked["function"]
+            ),
+            len(found),
+        )
+        used.add(position)
+        call_id = calls[position]["id"] if position < len(calls) else f"call_{position}"
+        found.append(tool_message(call_id, result.get("outputs"), name))
     return found
 
 
@@ -119,6 +136,7 @@ def _v1_input(body: dict[str, Any]) -> Any:
     if isinstance(preamble, str):
         messages.append({"role": "system", "content": preamble})
     history = body.get("chat_history")
+    last_calls: list[Message] = []
     for item in history if isinstance(history, list) else ():
         if not isinstance(item, dict):
             messages.append(item)
@@ -126,7 +144,7 @@ def _v1_input(body: dict[str, Any]) -> Any:
         role = item.get("role")
         ours = _V1_ROLES.get(role.upper(), role) if isinstance(role, str) else role
         if ours == "tool":
-            messages.extend(_v1_results(item.get("tool_results")))
+            messages.extend(_v1_results(item.get("tool_results"), last_calls))
             continue
         text = item.get("message", item.get("content"))
         message: Message = {"role": ours, "content": text if isinstance(text, str) else ""}
@@ -134,8 +152,9 @@ def _v1_input(body: dict[str, Any]) -> Any:
         if calls:
             message["content"] = message["content"] or None
             message["tool_calls"] = calls
+            last_calls = calls
         messages.append(message)
-    results = _v1_results(body.get("tool_results"))
+    results = _v1_results(body.get("tool_results"), last_calls)
     messages.extend(results)
     if not results or body.get("message"):
         messages.append({"role": "user", "content": body.get("message")})

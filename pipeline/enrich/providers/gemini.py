@@ -92,9 +92,25 @@ def _function_call(part: dict[str, Any], index: int) -> Message | None:
     return tool_call(found.get("id"), found.get("name"), found.get("args"), index)
 
 
-def _content_messages(content: Any) -> list[Any]:
+def _answered(response: dict[str, Any], asked: list[Message], used: set[int]) -> str:
+    """The id a function response answers: its own, else the earlier call of the same name not
+    answered yet (the last model turn's ``asked``), else ``call_<n>`` by position."""
+    call_id = response.get("id")
+    if isinstance(call_id, str) and call_id:
+        return call_id
+    name = response.get("name")
+    position = next(
+        (i for i, c in enumerate(asked) if i not in used and c["function"]["name"] == name),
+        len(used),
+    )
+    used.add(position)
+    return str(asked[position]["id"]) if position < len(asked) else f"call_{position}"
+
+
+def _content_messages(content: Any, asked: list[Message]) -> list[Any]:
     """One Gemini ``content`` as OpenAI messages: ``model`` → assistant, function calls →
-    ``tool_calls``, function responses → ``tool`` messages, thought parts → thinking."""
+    ``tool_calls``, function responses → ``tool`` messages (answering ``asked``, the last model
+    turn's calls), thought parts → thinking."""
     if not isinstance(content, dict):
         return [content]
     role = content.get("role", "user")
@@ -106,6 +122,7 @@ def _content_messages(content: Any) -> list[Any]:
     calls: list[Message] = []
     results: list[Message] = []
     thoughts: list[Message] = []
+    used: set[int] = set()
     for part in parts:
         if not isinstance(part, dict):
             continue
@@ -115,9 +132,7 @@ def _content_messages(content: Any) -> list[Any]:
             continue
         response = part.get("functionResponse", part.get("function_response"))
         if isinstance(response, dict):
-            call_id = response.get("id")
-            if not (isinstance(call_id, str) and call_id):
-                call_id = f"call_{len(results)}"  # answers come in the order of the calls
+            call_id = _answered(response, asked, used)
             results.append(tool_message(call_id, response.get("response"), response.get("name")))
         elif isinstance(part.get("text"), str):
             if part.get("thought"):
@@ -148,9 +163,14 @@ def _messages(body: dict[str, Any], text: str) -> Any:
     contents = body.get("contents")
     if has_media(text, ('"data"',)):  # inlineData / inline_data: {mimeType, data}
         contents = strip_media(contents)
+    asked: list[Message] = []  # the last model turn's calls, which function responses answer
     for content in contents if isinstance(contents, list) else ():
         if isinstance(content, dict):
-            messages.extend(_content_messages(content))
+            converted = _content_messages(content, asked)
+            calls = converted[-1].get("tool_calls") if converted else None
+            if isinstance(calls, list):
+                asked = calls
+            messages.extend(converted)
     return chat_input(messages, normalise_tools(body.get("tools")))
 
 
