@@ -172,9 +172,33 @@ def candidates(model: str, provider: str | None) -> list[tuple[str, str | None]]
             found.append((rest, None))
         found.append((name.rsplit("/", 1)[-1], provider_id))
     found += [(name, provider_id), (name, None)]
-    if "." in name.split("/")[-1] and name.lower().startswith(("anthropic.", "amazon.", "meta.")):
-        found.append((name.split(".", 1)[1], None))  # Bedrock model ids
+    if "." in name:
+        found += _bedrock_candidates(name, provider_id)
     return list(dict.fromkeys(found))
+
+
+_BEDROCK_REGIONS = ("us.", "eu.", "apac.", "global.", "us-gov.", "jp.", "au.", "ca.")
+_BEDROCK_VENDORS = ("anthropic.", "amazon.", "meta.", "mistral.", "cohere.", "ai21.", "deepseek.")
+
+
+def _bedrock_candidates(name: str, provider_id: str | None) -> list[tuple[str, str | None]]:
+    """A Bedrock model id's shorter spellings: ``us.anthropic.claude-3-5-sonnet-20240620-v1:0``
+    → without the cross-region prefix, then the vendor, then the ``-v1:0`` version suffix."""
+    lowered = name.lower()
+    region = next((r for r in _BEDROCK_REGIONS if lowered.startswith(r)), "")
+    rest = name[len(region) :]
+    vendor = next((v for v in _BEDROCK_VENDORS if rest.lower().startswith(v)), "")
+    if not vendor:
+        return []
+    found: list[tuple[str, str | None]] = []
+    if region:
+        found += [(rest, provider_id), (rest, None)]
+    bare = rest[len(vendor) :]
+    found.append((bare, None))
+    head, dash, version = bare.rpartition("-v")
+    if dash and head and version[:1].isdigit() and all(c.isdigit() or c == ":" for c in version):
+        found.append((head, None))
+    return found
 
 
 @dataclass(frozen=True, slots=True, eq=False)

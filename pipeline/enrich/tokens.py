@@ -116,8 +116,11 @@ def count_value(value: Any, encoding: str = "cl100k_base") -> int:
     if isinstance(value, str):
         return count_text(value, encoding)
     total = count_text("\n".join(strings(value)), encoding)
-    if isinstance(value, list) and value and all(isinstance(m, dict) for m in value):
-        total += _PER_MESSAGE * len(value) + _PER_MESSAGE
+    # A chat input that defines tools is {"messages": [...], "tools": [...]}: the tools' text
+    # counts, the messages cost their per-message tokens as a bare list does.
+    messages = value.get("messages") if isinstance(value, dict) and "tools" in value else value
+    if isinstance(messages, list) and messages and all(isinstance(m, dict) for m in messages):
+        total += _PER_MESSAGE * len(messages) + _PER_MESSAGE
     return total
 
 

@@ -256,6 +256,11 @@ local body = table.concat(chunks)
 if body:byte(1) == 31 and body:byte(2) == 139 then
   return ngx.encode_base64(body)
 end
+local content_type = kong.response.get_header("content-type")
+if content_type and content_type:find("application/vnd.amazon.eventstream", 1, true) then
+  -- Bedrock streams are binary AWS event-stream frames: base64, as gzip
+  return ngx.encode_base64(body)
+end
 return body
 """
 

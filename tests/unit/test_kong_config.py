@@ -28,6 +28,7 @@ from pipeline.kong import parse_records
 from pipeline.ops import kong_config as kc
 from pipeline.ops.kong_config import KongConfigError, KongConfigOptions
 from pipeline.trace import Trace
+from tests.unit.test_bodies import FUNCTIONS_STREAM
 
 ROOT = Path(__file__).resolve().parents[2]
 KONG_DIR = ROOT / "infra" / "kong"
@@ -265,6 +266,9 @@ class KongHarness:
             serialized, cleared, shared = {}, {}, {}
             kong = {
               request = { get_raw_body = function() return REQUEST_BODY end },
+              response = {
+                get_header = function(n) return RESPONSE_HEADERS and RESPONSE_HEADERS[n] end,
+              },
               service = { request = { clear_header = function(n) cleared[#cleared + 1] = n end } },
               log = { set_serialize_value = function(k, v) serialized[k] = v end },
               ctx = { shared = shared },
@@ -297,9 +301,17 @@ class KongHarness:
         codes = (found or {}).get("config", {}).get(phase, [])
         return [self.compile(code, f"{plugin}.{phase}") for code in codes]
 
-    def run(self, request_body: bytes | None, chunks: list[bytes]) -> dict[str, Any]:
+    def run(
+        self,
+        request_body: bytes | None,
+        chunks: list[bytes],
+        response_headers: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
         globals_ = self.lua.globals()
         globals_.REQUEST_BODY = request_body
+        globals_.RESPONSE_HEADERS = self.lua.table_from(
+            {k.encode(): v.encode() for k, v in (response_headers or {}).items()}
+        )
         for chunk in self._phase("pre-function", "access"):
             chunk()
         body_filter = self._phase("post-function", "body_filter")
@@ -413,6 +425,39 @@ def test_gzip_bodies_are_base64_and_decoded_by_the_pipeline() -> None:
     trace = _enrich_one(_record_with(JSON_EXAMPLE, fields))
     expected = _enrich_one(JSON_EXAMPLE.read_bytes())
     assert trace.generation.usage == expected.generation.usage
+
+
+@pytest.mark.parametrize("version", ["3.3", "3.10"])
+def test_aws_event_streams_are_base64_and_decoded_by_the_pipeline(version: str) -> None:
+    """Bedrock's ConverseStream answers binary frames; the capture keeps the JSON record valid."""
+    stream = FUNCTIONS_STREAM
+    request = b'{"messages": [{"role": "user", "content": [{"text": "add 2 and 12"}]}]}'
+    harness = KongHarness(_options(kong_version=version))
+    chunks = [stream[:100], stream[100:700], stream[700:]]
+    headers = {"content-type": "application/vnd.amazon.eventstream"}
+    fields = harness.run(request, chunks, headers)
+    assert base64.b64decode(fields["response.body"]) == stream
+    record = orjson.loads(_record_with(JSON_EXAMPLE, fields))
+    record["request"]["uri"] = "/model/anthropic.claude-3-5-sonnet-20240620-v1%3A0/converse-stream"
+    record["request"].pop("url", None)
+    trace = _enrich_one(orjson.dumps(record))
+    assert trace.metadata["provider"] == "bedrock"
+    assert trace.generation.output == {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {
+                "id": "tooluse_UxbKWVKgTqe8cKjPPzopiQ",
+                "type": "function",
+                "function": {"name": "add", "arguments": '{"a": 2, "b": 12}'},
+            }
+        ],
+    }
+    usage = trace.generation.usage
+    assert usage is not None and (usage.input, usage.output) == (478, 44)
+    # other binary-free bodies stay as they are, whatever the content type
+    plain = KongHarness(_options()).run(request, [b'{"ok": true}'], {"content-type": "text/x"})
+    assert plain["response.body"] == '{"ok": true}'
 
 
 def test_no_body_capture_means_no_lua() -> None:

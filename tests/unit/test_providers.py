@@ -220,3 +220,67 @@ def test_a_gateway_v1_chat_route_with_openai_bodies_is_not_cohere() -> None:
     assert cohere.request.uri == "/v1/chat"
     result = enrich(cohere, options)
     assert isinstance(result, Trace) and result.metadata["provider"] == "cohere"
+
+
+def test_bedrock_is_a_builtin_and_a_family() -> None:
+    names = [provider.name for provider in build_registry(plugins=False)]
+    assert names.index("bedrock") < names.index("openai")
+    options = build_options(
+        provider_plugins=False,
+        custom_providers=[
+            {"name": "aws-internal", "family": "bedrock", "match": {"path_prefix": "/aws/"}}
+        ],
+    )
+    record = _with(
+        _record("openai-chat-tools"),
+        request__uri="/aws/llm",
+        request__url=None,
+        request__body=orjson.dumps(
+            {"messages": [{"role": "user", "content": [{"text": "Hi"}]}]}
+        ).decode(),
+        response__body=orjson.dumps(
+            {
+                "output": {"message": {"role": "assistant", "content": [{"text": "Hello."}]}},
+                "stopReason": "end_turn",
+                "usage": {"inputTokens": 3, "outputTokens": 2},
+            }
+        ).decode(),
+    )
+    result = enrich(record, options)
+    assert isinstance(result, Trace) and result.metadata["provider"] == "aws-internal"
+    assert result.generation.input == [{"role": "user", "content": "Hi"}]
+    assert result.generation.output == {"role": "assistant", "content": "Hello."}
+
+
+def test_a_record_with_tools_carries_them_in_its_input() -> None:
+    """Litefuse reads tool definitions from the input's ``tools``, calls from ``tool_calls``."""
+    result = enrich(_record("openai-chat-tools"), build_options(provider_plugins=False))
+    assert isinstance(result, Trace)
+    assert result.generation.input == {
+        "messages": [{"role": "user", "content": "Weather in Oslo?"}],
+        "tools": [{"type": "function", "function": {"name": "weather", "parameters": {}}}],
+    }
+    assert result.generation.output == {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {
+                "id": "call_1",
+                "type": "function",
+                "function": {"name": "weather", "arguments": '{"city":"Oslo"}'},
+            }
+        ],
+    }
+    assert result.input == result.generation.input and result.output == result.generation.output
+
+
+def test_estimates_count_tool_definitions_and_messages() -> None:
+    """Without usage, the estimate counts the tools' text and each message's overhead."""
+    record = _record("openai-chat-tools")
+    body = orjson.loads(record.response.body or "{}")
+    body.pop("usage")
+    without = _with(record, response__body=orjson.dumps(body).decode())
+    result = enrich(without, build_options(provider_plugins=False))
+    assert isinstance(result, Trace) and result.generation.usage is not None
+    usage = result.generation.usage
+    assert usage.estimated and usage.input == 11  # "Weather in Oslo?", "weather", 3 + 3

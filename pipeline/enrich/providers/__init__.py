@@ -13,6 +13,7 @@ from typing import Any
 from pipeline.enrich.providers.anthropic import AnthropicMessages
 from pipeline.enrich.providers.azure import AzureOpenAI
 from pipeline.enrich.providers.base import Exchange, LLMCall, Provider
+from pipeline.enrich.providers.bedrock import BedrockRuntime
 from pipeline.enrich.providers.cohere import CohereAPI
 from pipeline.enrich.providers.custom import (
     ENTRY_POINT_GROUP,
@@ -31,6 +32,7 @@ FAMILIES: dict[str, tuple[Provider, str]] = {
     "openai": (OpenAICompatible(), "chat_completion"),
     "azure": (AzureOpenAI(), "chat_completion"),
     "anthropic": (AnthropicMessages(), "messages"),
+    "bedrock": (BedrockRuntime(), "chat_completion"),
     "gemini": (GeminiGenerateContent(), "chat_completion"),
     "cohere": (CohereAPI(), "chat_completion"),
     "ollama": (OllamaAPI(), "chat_completion"),
@@ -67,6 +69,7 @@ def builtin_providers(vllm_services: Iterable[str] = ()) -> tuple[Provider, ...]
     return (
         AzureOpenAI(),
         GeminiGenerateContent(),
+        BedrockRuntime(),
         AnthropicMessages(),
         CohereAPI(),
         OllamaAPI(),
@@ -135,6 +138,8 @@ def sniff(exchange: Exchange, kong_operation: str | None) -> tuple[Provider, str
         sample = sample[0]
     shape = sample if isinstance(sample, dict) else {}
     kind = shape.get("type")
+    if response.kind == "eventstream" or ("stopReason" in shape and "output" in shape):
+        return FAMILIES["bedrock"][0], "chat_completion"  # Converse, JSON or event stream
     if "candidates" in shape or "usageMetadata" in shape:
         return FAMILIES["gemini"][0], "chat_completion"
     if kind in ("message", "message_start"):

@@ -4,6 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from pipeline.enrich.messages import (
+    Message,
+    assistant_message,
+    blocks_text,
+    chat_input,
+    has_media,
+    joined,
+    normalise_tools,
+    plain_messages,
+    redacted_thinking,
+    strip_media,
+    text_part,
+    thinking,
+    tool_call,
+    tool_message,
+)
 from pipeline.enrich.providers.base import (
     Exchange,
     LLMCall,
@@ -43,12 +59,164 @@ def usage_from_anthropic(usage: Any, source: str) -> Usage | None:
     )
 
 
-def _text(content: Any) -> Any:
-    if isinstance(content, list):
-        texts = [part.get("text") for part in content if isinstance(part, dict)]
-        if texts and all(isinstance(t, str) for t in texts):
-            return "".join(t for t in texts if t)
-    return content
+_CALLS = ("tool_use", "server_tool_use", "mcp_tool_use")  # a tuple: types may be unhashable
+
+
+def _anthropic_message(message: Any) -> list[Any]:
+    """One Anthropic message as OpenAI messages: ``tool_result`` blocks become ``tool``
+    messages (before the rest of the turn, where Anthropic requires them)."""
+    if not isinstance(message, dict):
+        return [message]
+    role = message.get("role")
+    content = message.get("content")
+    if not isinstance(content, list):
+        return [{"role": role, "content": content}]
+    texts: list[str] = []
+    for block in content:  # the common case first: text blocks only
+        if type(block) is not dict or block.get("type") != "text":
+            break
+        text = block.get("text")
+        if type(text) is not str:
+            break
+        texts.append(text)
+    else:
+        return [{"role": role, "content": "".join(texts)}]
+    parts: list[Any] = []
+    results: list[Message] = []
+    calls: list[Message] = []
+    thoughts: list[Message] = []
+    redacted: list[Message] = []
+    for block in content:
+        kind = block.get("type") if isinstance(block, dict) else None
+        if kind == "text" and isinstance(block.get("text"), str):
+            parts.append(text_part(block["text"]))
+        elif kind in _CALLS:
+            calls.append(
+                tool_call(block.get("id"), block.get("name"), block.get("input"), len(calls))
+            )
+        elif kind == "tool_result":
+            results.append(
+                tool_message(block.get("tool_use_id"), blocks_text(block.get("content")))
+            )
+        elif kind == "thinking":
+            found = thinking(block.get("thinking"), block.get("signature"))
+            if found is not None:
+                thoughts.append(found)
+        elif kind == "redacted_thinking":
+            found = redacted_thinking(block.get("data"))
+            if found is not None:
+                redacted.append(found)
+        elif (
+            kind == "image"
+            and isinstance(block.get("source"), dict)
+            and (
+                block["source"].get("type") == "url" and isinstance(block["source"].get("url"), str)
+            )
+        ):
+            parts.append({"type": "image_url", "image_url": {"url": block["source"]["url"]}})
+        else:  # documents, base64 images (blob replaced), server tool results…
+            parts.append(block)
+    converted: list[Any] = list(results)
+    if parts or calls or thoughts or redacted or not results:
+        turn: Message = {"role": role, "content": joined(parts) if parts else ""}
+        if calls:
+            turn["content"] = turn["content"] or None
+            turn["tool_calls"] = calls
+        if thoughts:
+            turn["thinking"] = thoughts
+        if redacted:
+            turn["redacted_thinking"] = redacted
+        converted.append(turn)
+    return converted
+
+
+def anthropic_input(body: dict[str, Any], text: str) -> Any:
+    """The system prompt and messages as OpenAI messages, with the request's tools."""
+    messages = body.get("messages")
+    if not isinstance(messages, list):
+        return messages
+    if not plain_messages(messages) and has_media(text, ("base64",)):  # base64 sources say so
+        messages = strip_media(messages)
+    converted: list[Any] = []
+    system = body.get("system")
+    if system:
+        converted.append({"role": "system", "content": _system(system)})
+    for message in messages:
+        if type(message) is dict and type(message.get("content")) is str:
+            converted.append(message)  # already OpenAI's shape
+        else:
+            converted.extend(_anthropic_message(message))
+    return chat_input(converted, normalise_tools(body.get("tools")))
+
+
+def _system(system: Any) -> Any:
+    if not isinstance(system, list):
+        return system
+    parts = [
+        text_part(block["text"])
+        if isinstance(block, dict)
+        and block.get("type") == "text"
+        and isinstance(block.get("text"), str)
+        else block
+        for block in system
+    ]
+    return joined(parts)
+
+
+def anthropic_output(content: Any) -> Message:
+    """A Messages response's content blocks as one assistant message."""
+    texts: list[str] = []
+    calls: list[Message] = []
+    thoughts: list[Message] = []
+    redacted: list[Message] = []
+    for block in content if isinstance(content, list) else ():
+        if not isinstance(block, dict):
+            continue
+        kind = block.get("type")
+        if kind in _CALLS:
+            calls.append(
+                tool_call(block.get("id"), block.get("name"), block.get("input"), len(calls))
+            )
+        elif kind == "thinking":
+            found = thinking(block.get("thinking"), block.get("signature"))
+            if found is not None:
+                thoughts.append(found)
+        elif kind == "redacted_thinking":
+            found = redacted_thinking(block.get("data"))
+            if found is not None:
+                redacted.append(found)
+        elif isinstance(block.get("text"), str):
+            texts.append(block["text"])
+    if isinstance(content, str):
+        texts.append(content)
+    return assistant_message("".join(texts), calls, thoughts, redacted)
+
+
+def read_anthropic(
+    call: LLMCall,
+    body: dict[str, Any],
+    text: str,
+    document: dict[str, Any] | None,
+    events: list[Any] | None,
+    status: int | None,
+) -> None:
+    """Fill ``call`` from a Messages API exchange: the request ``body`` (and its raw ``text``),
+    then the response ``document`` or its stream ``events``. Shared by Anthropic's API and
+    Bedrock's InvokeModel, which carries the same bodies."""
+    call.model_parameters = model_parameters(body, renames={"stop_sequences": "stop"})
+    call.input = anthropic_input(body, text)
+    if events is not None:
+        anthropic_stream(call, events)
+        return
+    if document is None:
+        return
+    call.error = error_message(document, status)
+    call.response_model = document.get("model") if isinstance(document.get("model"), str) else None
+    call.usage = usage_from_anthropic(document.get("usage"), "response")
+    if "content" in document:
+        call.output = anthropic_output(document["content"])
+    stop = document.get("stop_reason")
+    call.finish_reason = stop if isinstance(stop, str) else None
 
 
 class AnthropicMessages:
@@ -69,59 +237,110 @@ class AnthropicMessages:
     def parse(self, operation: str, exchange: Exchange) -> LLMCall:
         request, response = exchange.request, exchange.response
         body = request.json_object() or {}
-        messages = body.get("messages")
-        system = body.get("system")
         call = LLMCall(
             provider=self.name,
             operation=operation,
             request_model=body.get("model") if isinstance(body.get("model"), str) else None,
-            model_parameters=model_parameters(body, renames={"stop_sequences": "stop"}),
-            input=[{"role": "system", "content": system}, *messages]
-            if system and isinstance(messages, list)
-            else messages,
             stream=bool(body.get("stream")) or response.is_stream,
         )
-        if response.is_stream:
-            self._stream(call, response.events)
-            return call
-        document = response.json_object()
-        if document is None:
-            return call
-        call.error = error_message(document, exchange.status)
-        call.response_model = (
-            document.get("model") if isinstance(document.get("model"), str) else None
+        read_anthropic(
+            call,
+            body,
+            request.text,
+            response.json_object(),
+            response.events if response.is_stream else None,
+            exchange.status,
         )
-        call.usage = usage_from_anthropic(document.get("usage"), "response")
-        if "content" in document:
-            call.output = {"role": "assistant", "content": _text(document["content"])}
-        stop = document.get("stop_reason")
-        call.finish_reason = stop if isinstance(stop, str) else None
         return call
 
-    @staticmethod
-    def _stream(call: LLMCall, events: list[Any]) -> None:
-        start_usage: dict[str, Any] = {}
-        final_usage: dict[str, Any] = {}
-        parts: list[str] = []
-        for event in events:
-            if not isinstance(event, dict):
+
+def anthropic_stream(call: LLMCall, events: list[Any]) -> None:
+    """A Messages SSE stream: content blocks rebuilt from their deltas (text, tool input JSON,
+    thinking and its signature), usage from ``message_start`` + ``message_delta``."""
+    start_usage: dict[str, Any] = {}
+    final_usage: dict[str, Any] = {}
+    blocks: dict[int, dict[str, Any]] = {}
+    for event in events:
+        if not isinstance(event, dict):
+            continue
+        kind = event.get("type")
+        if kind == "content_block_delta":  # most events
+            delta = event.get("delta")
+            if type(delta) is not dict:
                 continue
-            kind = event.get("type")
-            if kind == "message_start" and isinstance(event.get("message"), dict):
-                message = event["message"]
-                call.response_model = message.get("model") or call.response_model
-                start_usage = message.get("usage") or {}
-            elif kind == "content_block_delta":
-                delta = event.get("delta") or {}
-                if isinstance(delta.get("text"), str):
-                    parts.append(delta["text"])
-            elif kind == "message_delta":
-                final_usage = event.get("usage") or final_usage
-                call.finish_reason = (event.get("delta") or {}).get("stop_reason") or (
-                    call.finish_reason
-                )
-            elif kind == "error":
-                call.error = error_message(event)
-        merged = {**start_usage, **{k: v for k, v in final_usage.items() if v is not None}}
-        call.usage = usage_from_anthropic(merged, "stream")
-        call.output = {"role": "assistant", "content": "".join(parts)}
+            index = event.get("index")
+            state = blocks.get(index) if type(index) is int else blocks.get(0)
+            if state is None:
+                state = blocks[index if type(index) is int else 0] = _state({})
+            text = delta.get("text")
+            if type(text) is str:
+                state["text"].append(text)
+                continue
+            for key, field in _DELTAS:
+                value = delta.get(key)
+                if isinstance(value, str):
+                    state[field].append(value)
+                    break
+        elif kind == "message_start" and isinstance(event.get("message"), dict):
+            message = event["message"]
+            call.response_model = message.get("model") or call.response_model
+            found = message.get("usage")
+            start_usage = found if isinstance(found, dict) else {}
+        elif kind == "content_block_start":
+            block = event.get("content_block")
+            index = event.get("index")
+            blocks[index if type(index) is int else 0] = _state(
+                block if isinstance(block, dict) else {}
+            )
+        elif kind == "message_delta":
+            found = event.get("usage")
+            final_usage = found if isinstance(found, dict) else final_usage
+            delta = event.get("delta")
+            stop = delta.get("stop_reason") if isinstance(delta, dict) else None
+            call.finish_reason = stop if isinstance(stop, str) else call.finish_reason
+        elif kind == "error":
+            call.error = error_message(event)
+    merged = {**start_usage, **{k: v for k, v in final_usage.items() if v is not None}}
+    call.usage = usage_from_anthropic(merged, "stream")
+    call.output = _stream_output(blocks)
+
+
+def _state(block: dict[str, Any]) -> dict[str, Any]:
+    """A content block while its deltas arrive."""
+    return {"block": block, "text": [], "json": [], "thinking": [], "signature": []}
+
+
+_DELTAS = (
+    ("partial_json", "json"),
+    ("thinking", "thinking"),
+    ("signature", "signature"),
+)
+
+
+def _stream_output(blocks: dict[int, dict[str, Any]]) -> Message:
+    texts: list[str] = []
+    calls: list[Message] = []
+    thoughts: list[Message] = []
+    redacted: list[Message] = []
+    for _, state in sorted(blocks.items()):
+        block = state["block"]
+        kind = block.get("type")
+        if kind in _CALLS:
+            fragments = "".join(state["json"])
+            arguments = fragments or block.get("input")
+            calls.append(tool_call(block.get("id"), block.get("name"), arguments, len(calls)))
+        elif kind == "thinking" or (kind is None and state["thinking"]):
+            signature = "".join(state["signature"]) or block.get("signature")
+            content = "".join(state["thinking"]) or block.get("thinking")
+            found = thinking(content, signature)
+            if found is not None:
+                thoughts.append(found)
+        elif kind == "redacted_thinking":
+            found = redacted_thinking(block.get("data"))
+            if found is not None:
+                redacted.append(found)
+        else:
+            if isinstance(block.get("text"), str):
+                texts.append(block["text"])
+            texts.extend(state["text"])
+    return assistant_message("".join(texts), calls, thoughts, redacted)

@@ -280,7 +280,12 @@ def usage_built(
     return assembled(Usage, values, given)
 
 
-def strings(value: Any, skip: frozenset[str] = frozenset({"role", "type", "id"})) -> list[str]:
+_NOT_TEXT = frozenset({"role", "type", "id", "tool_call_id", "signature", "data"})
+"""Keys whose values are labels, ids or opaque blobs (a tool call's id, a thinking block's
+signature, redacted thinking's ``data``), not text the model reads or writes."""
+
+
+def strings(value: Any, skip: frozenset[str] = _NOT_TEXT) -> list[str]:
     """Every text leaf of a message structure (for token estimates), in order."""
     found: list[str] = []
     stack: list[Any] = [value]

@@ -9,6 +9,19 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from pipeline.enrich.messages import (
+    Message,
+    assistant_message,
+    chat_input,
+    has_media,
+    joined,
+    normalise_tools,
+    strip_media,
+    text_part,
+    thinking,
+    tool_call,
+    tool_message,
+)
 from pipeline.enrich.providers.base import (
     Exchange,
     LLMCall,
@@ -72,16 +85,93 @@ def _text(parts: Any) -> str:
     )
 
 
-def _messages(body: dict[str, Any]) -> list[dict[str, Any]]:
-    messages: list[dict[str, Any]] = []
+def _function_call(part: dict[str, Any], index: int) -> Message | None:
+    found = part.get("functionCall", part.get("function_call"))
+    if not isinstance(found, dict):
+        return None
+    return tool_call(found.get("id"), found.get("name"), found.get("args"), index)
+
+
+def _answered(response: dict[str, Any], asked: list[Message], used: set[int]) -> str:
+    """The id a function response answers: its own, else the earlier call of the same name not
+    answered yet (the last model turn's ``asked``), else ``call_<n>`` by position."""
+    call_id = response.get("id")
+    if isinstance(call_id, str) and call_id:
+        return call_id
+    name = response.get("name")
+    position = next(
+        (i for i, c in enumerate(asked) if i not in used and c["function"]["name"] == name),
+        len(used),
+    )
+    used.add(position)
+    return str(asked[position]["id"]) if position < len(asked) else f"call_{position}"
+
+
+def _content_messages(content: Any, asked: list[Message]) -> list[Any]:
+    """One Gemini ``content`` as OpenAI messages: ``model`` → assistant, function calls →
+    ``tool_calls``, function responses → ``tool`` messages (answering ``asked``, the last model
+    turn's calls), thought parts → thinking."""
+    if not isinstance(content, dict):
+        return [content]
+    role = content.get("role", "user")
+    role = "assistant" if role == "model" else role
+    parts = content.get("parts")
+    if not isinstance(parts, list):
+        return [{"role": role, "content": ""}]
+    kept: list[Any] = []
+    calls: list[Message] = []
+    results: list[Message] = []
+    thoughts: list[Message] = []
+    used: set[int] = set()
+    for part in parts:
+        if not isinstance(part, dict):
+            continue
+        call = _function_call(part, len(calls))
+        if call is not None:
+            calls.append(call)
+            continue
+        response = part.get("functionResponse", part.get("function_response"))
+        if isinstance(response, dict):
+            call_id = _answered(response, asked, used)
+            results.append(tool_message(call_id, response.get("response"), response.get("name")))
+        elif isinstance(part.get("text"), str):
+            if part.get("thought"):
+                block = thinking(part["text"], part.get("thoughtSignature"))
+                if block is not None:
+                    thoughts.append(block)
+            else:
+                kept.append(text_part(part["text"]))
+        else:  # inline data (blob replaced), file data, executable code…
+            kept.append(part)
+    converted: list[Any] = list(results)
+    if kept or calls or thoughts or not results:
+        message: Message = {"role": role, "content": joined(kept) if kept else ""}
+        if calls:
+            message["content"] = message["content"] or None
+            message["tool_calls"] = calls
+        if thoughts:
+            message["thinking"] = thoughts
+        converted.append(message)
+    return converted
+
+
+def _messages(body: dict[str, Any], text: str) -> Any:
+    messages: list[Any] = []
     system = body.get("systemInstruction") or body.get("system_instruction")
     if isinstance(system, dict):
         messages.append({"role": "system", "content": _text(system.get("parts"))})
-    for content in body.get("contents") or []:
+    contents = body.get("contents")
+    if has_media(text, ('"data"',)):  # inlineData / inline_data: {mimeType, data}
+        contents = strip_media(contents)
+    asked: list[Message] = []  # the last model turn's calls, which function responses answer
+    for content in contents if isinstance(contents, list) else ():
         if isinstance(content, dict):
-            role = "assistant" if content.get("role") == "model" else content.get("role", "user")
-            messages.append({"role": role, "content": _text(content.get("parts"))})
-    return messages
+            converted = _content_messages(content, asked)
+            calls = converted[-1].get("tool_calls") if converted else None
+            if isinstance(calls, list):
+                asked = calls
+            messages.extend(converted)
+    return chat_input(messages, normalise_tools(body.get("tools")))
 
 
 class GeminiGenerateContent:
@@ -112,7 +202,7 @@ class GeminiGenerateContent:
         if operation == "embedding":
             self._embedding(call, body, exchange)
             return call
-        call.input = _messages(body)
+        call.input = _messages(body, exchange.request.text)
         response = exchange.response
         chunks: list[Any] = []
         if response.is_stream:
@@ -122,6 +212,9 @@ class GeminiGenerateContent:
         elif isinstance(response.document, dict):
             chunks = [response.document]
         texts: list[str] = []
+        calls: list[Message] = []
+        thoughts: list[str] = []
+        signature: Any = None
         for chunk in chunks:
             if not isinstance(chunk, dict):
                 continue
@@ -130,18 +223,30 @@ class GeminiGenerateContent:
             if isinstance(candidates, list) and candidates and isinstance(candidates[0], dict):
                 first = candidates[0]
                 content = first.get("content")
-                if isinstance(content, dict):
-                    texts.append(_text(content.get("parts")))
+                parts = content.get("parts") if isinstance(content, dict) else None
+                for part in parts if isinstance(parts, list) else ():
+                    if not isinstance(part, dict):
+                        continue
+                    found = _function_call(part, len(calls))
+                    if found is not None:
+                        calls.append(found)
+                    elif isinstance(part.get("text"), str):
+                        if part.get("thought"):
+                            thoughts.append(part["text"])
+                            signature = part.get("thoughtSignature") or signature
+                        else:
+                            texts.append(part["text"])
                 if isinstance(first.get("finishReason"), str):
                     call.finish_reason = first["finishReason"]
-            found = usage_from_gemini(
+            found_usage = usage_from_gemini(
                 chunk.get("usageMetadata"), "stream" if call.stream else "response"
             )
-            call.usage = found or call.usage
+            call.usage = found_usage or call.usage
             if isinstance(chunk.get("modelVersion"), str):
                 call.response_model = chunk["modelVersion"]
         if chunks and call.error is None:
-            call.output = {"role": "assistant", "content": "".join(texts)}
+            thought = thinking("".join(thoughts), signature) if thoughts else None
+            call.output = assistant_message("".join(texts), calls, [thought] if thought else None)
         return call
 
     @staticmethod

@@ -8,6 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from pipeline.enrich.messages import (
+    Message,
+    assistant_message,
+    openai_tool_calls,
+    thinking,
+)
 from pipeline.enrich.providers.base import (
     Exchange,
     LLMCall,
@@ -16,6 +22,7 @@ from pipeline.enrich.providers.base import (
     non_negative_int,
     usage_of,
 )
+from pipeline.enrich.providers.openai import openai_chat_input
 
 _PATHS = (
     ("/api/chat", "chat_completion"),
@@ -33,6 +40,9 @@ _OPTIONS = {
     "stop": "stop",
     "repeat_penalty": "repeat_penalty",
 }
+
+
+_MEDIA = ('"images"', "base64")  # bare base64 images; data URLs on OpenAI-style parts
 
 
 def _ms(nanoseconds: Any) -> float | None:
@@ -68,7 +78,7 @@ class OllamaAPI:
             stream=stream or exchange.response.is_stream,
         )
         if operation == "chat_completion":
-            call.input = body.get("messages")
+            call.input = openai_chat_input(body, exchange.request.text, _MEDIA)
         elif operation == "generate":
             system = body.get("system")
             prompt = body.get("prompt")
@@ -88,17 +98,22 @@ class OllamaAPI:
         else:
             return call
         parts: list[str] = []
+        thoughts: list[str] = []
+        calls: list[Message] = []
         final: dict[str, Any] = {}
-        role = "assistant"
         for line in lines:
             if not isinstance(line, dict):
                 continue
             call.error = call.error or error_message(line, exchange.status)
             message = line.get("message")
             if isinstance(message, dict):
-                role = message.get("role") or role
                 if isinstance(message.get("content"), str):
                     parts.append(message["content"])
+                if isinstance(message.get("thinking"), str):
+                    thoughts.append(message["thinking"])
+                found = message.get("tool_calls")
+                if isinstance(found, list):  # whole calls, arguments as objects
+                    calls.extend(openai_tool_calls(found, start=len(calls)))
             elif isinstance(line.get("response"), str):
                 parts.append(line["response"])
             if line.get("done") or "prompt_eval_count" in line or "eval_count" in line:
@@ -114,9 +129,11 @@ class OllamaAPI:
             final = final or (lines[-1] if isinstance(lines[-1], dict) else {})
         elif call.error is None:
             text = "".join(parts)
-            call.output = (
-                {"role": role, "content": text} if operation == "chat_completion" else text
-            )
+            if operation == "chat_completion":
+                thought = thinking("".join(thoughts)) if thoughts else None
+                call.output = assistant_message(text, calls, [thought] if thought else None)
+            else:
+                call.output = text
         done = final.get("done_reason")
         call.finish_reason = done if isinstance(done, str) else None
         call.usage = usage_of(
