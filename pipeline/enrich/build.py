@@ -149,6 +149,20 @@ def _times(record: KongRecord) -> tuple[datetime, datetime, datetime, datetime]:
     return start, end, generation_start, generation_start + timedelta(milliseconds=proxy)
 
 
+def _kong_assembled(
+    kong_ai: KongAI | None, request: dict[str, Any] | None, held_stream: bool
+) -> bool:
+    """Whether Kong's counts for an OpenAI-format stream are its estimate: Kong 3.9+ logs the
+    chat.completion it assembled from the stream, and OpenAI's streams carry usage only when
+    the request asked for it (``stream_options.include_usage``)."""
+    if kong_ai is None or held_stream or not request or request.get("stream") is not True:
+        return False
+    if (kong_ai.provider or "") not in ("openai", "azure"):
+        return False
+    options = request.get("stream_options")
+    return not (isinstance(options, dict) and options.get("include_usage") is True)
+
+
 def _usage(
     call: LLMCall,
     kong_ai: KongAI | None,
@@ -156,6 +170,7 @@ def _usage(
     options: EnrichOptions,
     ok: bool,
     held_stream: bool,
+    request: dict[str, Any] | None = None,
 ) -> Usage | None:
     """Kong's normalised usage, else the bodies', else (successful calls only) an estimate.
 
@@ -165,8 +180,10 @@ def _usage(
     """
     kong_usage = kong_ai.usage if kong_ai is not None else None
     usage = kong_usage or call.usage
-    if kong_usage is not None and held_stream and call.usage is None:
-        # The stream we hold carries no usage, so Kong's counts are its own estimate.
+    if kong_usage is not None and (
+        (held_stream and call.usage is None) or _kong_assembled(kong_ai, request, held_stream)
+    ):
+        # The stream carried no usage, so Kong's counts are its own estimate.
         usage = kong_usage.model_copy(update={"estimated": True})
     if not ok:
         return usage or _NO_USAGE
@@ -402,7 +419,7 @@ def _build_trace(
     if model:
         model = options.prices.alias(model)
     ok = error is None and (status is None or status < 400)
-    usage = _usage(call, kong_ai, model, options, ok, exchange.response.is_stream)
+    usage = _usage(call, kong_ai, model, options, ok, exchange.response.is_stream, request_body)
     if usage is not None:
         for field in ("input", "output", "total", "input_cached", "input_cache_write"):
             count = getattr(usage, field)

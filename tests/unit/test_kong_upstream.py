@@ -41,8 +41,6 @@ from tests.kong_upstream import (
 )
 from tests.litefuse import rows_for
 
-REWORK = "needs the provider rework"
-
 
 @dataclass(frozen=True)
 class ToolCall:
@@ -72,7 +70,6 @@ class Row:
     """A piece of the provider's error message: the generation is level ERROR."""
     finish: str | None = None
     note: str = ""
-    xfail: str | None = None
 
     @property
     def usage_estimated(self) -> bool | None:
@@ -500,7 +497,6 @@ ANTHROPIC_ROWS = [
         output="You cannot divide by zero",
         finish="stop_sequence",
         note="the legacy Text Completions API (Kong's anthropic llm/v1/completions path)",
-        xfail="providers/anthropic.py does not detect the legacy /v1/complete: skipped as not AI",
     ),
 ]
 
@@ -618,8 +614,6 @@ COHERE_ROWS = [
         note="what a client sends to and gets from ai-proxy's Cohere route in OpenAI format "
         "(Kong's conversion of real-responses/cohere: token_count, not billed units), "
         "captured by our Kong config without Kong's ai block",
-        xfail="providers/openai.py names an OpenAI-format call by its upstream host and knows "
-        "no Cohere host: openai",
     ),
 ]
 
@@ -654,8 +648,6 @@ GEMINI_ROWS = [
         finish="SAFETY",
         note="HTTP 200, a candidate without content; usageMetadata has no candidatesTokenCount "
         "(output 0 = total 319 - prompt 319); no error object, so not an ERROR level",
-        xfail="providers/gemini.py leaves output unknown without candidatesTokenCount (total = "
-        "prompt), so build.py estimates 0 output tokens and flags the usage estimated",
     ),
     Row(
         "gemini-chat-unit",
@@ -695,7 +687,6 @@ GEMINI_ROWS = [
         note="a JSON-array stream (no alt=sse); request written from Kong's "
         "good-stream-with-functions.json (not copied) in Gemini's format; the path's model is "
         "the spec's config, modelVersion says gemini-1.5-pro-001",
-        xfail=REWORK,
     ),
     Row(
         "gemini-stream-partial-json",
@@ -829,7 +820,6 @@ HUGGINGFACE_ROWS = [
         output="The sum of 1 + 1 is 2.",
         finish="eos_token",
         note="Kong's huggingface driver's URL (models/<model>/v1/chat/completions)",
-        xfail="providers/openai.py knows no HuggingFace host: the call is named openai",
     ),
     Row(
         "huggingface-chat-model-loading",
@@ -843,7 +833,6 @@ HUGGINGFACE_ROWS = [
         model="mistralai/Mistral-7B-Instruct-v0.2",
         error="is currently loading",
         note="503, as Kong's huggingface spec serves it",
-        xfail="providers/openai.py knows no HuggingFace host: the call is named openai",
     ),
     Row(
         "huggingface-text-generation-llama2-raw",
@@ -858,8 +847,6 @@ HUGGINGFACE_ROWS = [
         output="Is a well known font.",
         note="Kong's llama2 provider, raw format (inputs/parameters → generated_text), posts to "
         "the operator's URL: an HF text-generation endpoint and its model are ours",
-        xfail="no provider reads HF text-generation (/models/<id>, inputs -> generated_text): "
-        "skipped as not AI",
     ),
 ]
 
@@ -879,7 +866,6 @@ BEDROCK_ROWS = [
         finish="end_turn",
         note="Kong's fixture writes usage with OpenAI's keys (prompt_tokens…), not Converse's "
         "inputTokens; the model id in the path is ours (the request says anthropic_version)",
-        xfail=REWORK,
     ),
     Row(
         "bedrock-converse-stream-tool-use",
@@ -914,7 +900,6 @@ BEDROCK_ROWS = [
         finish="tool_use",
         note="the AWS event stream Kong's mock sends (chunk-1..3 decoded), base64 in the "
         "record; the model is the spec's config; request written in Converse's format",
-        xfail=REWORK,
     ),
     Row(
         "bedrock-converse-stream-text",
@@ -933,7 +918,6 @@ BEDROCK_ROWS = [
         output="Relativity is a set of physical theories",
         finish="end_turn",
         note="request and model id written (the unit spec's model is named 'bedrock')",
-        xfail=REWORK,
     ),
 ]
 
@@ -1091,8 +1075,6 @@ KONG_ROWS = [
         note="the stream gave no usage: Kong's spec says its completion count 'was from "
         "estimation'; Kong logs the composite chat.completion it builds (no model, its "
         "response_model is the request's)",
-        xfail="Kong 3.9+ logs its composite chat.completion for a stream: nothing in the record "
-        "says Kong estimated the counts",
     ),
     Row(
         "kong-head-openai-stream-with-bodies",
@@ -1200,12 +1182,7 @@ SKIPPED = {
 
 
 def _params() -> list[Any]:
-    return [
-        pytest.param(row, id=row.name, marks=[pytest.mark.xfail(reason=row.xfail, strict=False)])
-        if row.xfail
-        else pytest.param(row, id=row.name)
-        for row in ROWS
-    ]
+    return [pytest.param(row, id=row.name) for row in ROWS]
 
 
 def _answer(output: Any) -> str:

@@ -23,6 +23,7 @@ from pipeline.enrich.providers.custom import (
     load_plugins,
 )
 from pipeline.enrich.providers.gemini import GeminiGenerateContent
+from pipeline.enrich.providers.huggingface import HuggingFaceTextGeneration
 from pipeline.enrich.providers.ollama import OllamaAPI
 from pipeline.enrich.providers.openai import OpenAICompatible
 from pipeline.enrich.providers.vllm import VLLM
@@ -37,6 +38,7 @@ FAMILIES: dict[str, tuple[Provider, str]] = {
     "cohere": (CohereAPI(), "chat_completion"),
     "ollama": (OllamaAPI(), "chat_completion"),
     "vllm": (VLLM(), "generate"),
+    "huggingface": (HuggingFaceTextGeneration(), "completion"),
 }
 
 # Paths that are never LLM calls, even under an AI route.
@@ -74,6 +76,7 @@ def builtin_providers(vllm_services: Iterable[str] = ()) -> tuple[Provider, ...]
         CohereAPI(),
         OllamaAPI(),
         VLLM(vllm_services),
+        HuggingFaceTextGeneration(),
         OpenAICompatible(),
     )
 

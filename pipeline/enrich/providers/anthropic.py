@@ -224,6 +224,8 @@ class AnthropicMessages:
 
     def detect(self, exchange: Exchange) -> str | None:
         path = exchange.path
+        if path.endswith("/v1/complete"):  # the legacy Text Completions API
+            return "completion"
         if path.endswith("/v1/messages") or (
             path.endswith("/messages")
             and (
@@ -243,6 +245,9 @@ class AnthropicMessages:
             request_model=body.get("model") if isinstance(body.get("model"), str) else None,
             stream=bool(body.get("stream")) or response.is_stream,
         )
+        if operation == "completion":
+            _read_completion(call, body, response.json_object(), response.events, exchange.status)
+            return call
         read_anthropic(
             call,
             body,
@@ -252,6 +257,36 @@ class AnthropicMessages:
             exchange.status,
         )
         return call
+
+
+def _read_completion(
+    call: LLMCall,
+    body: dict[str, Any],
+    document: dict[str, Any] | None,
+    events: list[Any],
+    status: int | None,
+) -> None:
+    """The legacy Text Completions API (``/v1/complete``): a prompt in, a completion out
+    (streamed as ``completion`` events); it reports no usage."""
+    call.model_parameters = model_parameters(
+        body, renames={"max_tokens_to_sample": "max_tokens", "stop_sequences": "stop"}
+    )
+    prompt = body.get("prompt")
+    call.input = prompt if isinstance(prompt, str) else None
+    chunks = [event for event in events if isinstance(event, dict)] or (
+        [document] if document is not None else []
+    )
+    parts: list[str] = []
+    for chunk in chunks:
+        call.error = call.error or error_message(chunk, status)
+        if isinstance(chunk.get("completion"), str):
+            parts.append(chunk["completion"])
+        if isinstance(chunk.get("stop_reason"), str):
+            call.finish_reason = chunk["stop_reason"]
+        if isinstance(chunk.get("model"), str):
+            call.response_model = chunk["model"]
+    if parts and call.error is None:
+        call.output = "".join(parts)
 
 
 def anthropic_stream(call: LLMCall, events: list[Any]) -> None:

@@ -62,14 +62,19 @@ def usage_from_gemini(usage: Any, source: str) -> Usage | None:
         return None
     candidates = non_negative_int(usage.get("candidatesTokenCount"))
     thoughts = non_negative_int(usage.get("thoughtsTokenCount"))
+    prompt = non_negative_int(usage.get("promptTokenCount"))
+    total = non_negative_int(usage.get("totalTokenCount"))
     output = (
         None if candidates is None and thoughts is None else (candidates or 0) + (thoughts or 0)
     )
+    if output is None and prompt is not None and total is not None:
+        # Gemini leaves the output counts out when it produced none (a blocked answer)
+        output = max(total - prompt, 0)
     return usage_of(
-        non_negative_int(usage.get("promptTokenCount")),
+        prompt,
         output,
         source,
-        total=non_negative_int(usage.get("totalTokenCount")),
+        total=total,
         cached=non_negative_int(usage.get("cachedContentTokenCount")),
         reasoning=thoughts,
     )

@@ -60,6 +60,10 @@ HOST_PROVIDERS = (
     ("api.x.ai", "x-ai"),
     ("api.perplexity.ai", "perplexity"),
     ("generativelanguage.googleapis.com", "google"),
+    ("api.cohere.com", "cohere"),  # Cohere's OpenAI-compatible API (and Kong's translation)
+    ("api.cohere.ai", "cohere"),
+    ("huggingface.co", "huggingface"),  # router. and api-inference.huggingface.co
+    ("endpoints.huggingface.cloud", "huggingface"),
 )
 
 
