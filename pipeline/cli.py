@@ -469,12 +469,23 @@ def ingest_http(
         float,
         typer.Option(envvar="INGEST_HTTP_DELIVERY_TIMEOUT", min=0.5, help="503 after this (s)."),
     ] = 8.0,
+    compression: Annotated[
+        str,
+        typer.Option(
+            envvar="INGEST_HTTP_COMPRESSION",
+            help="Codec of the records published: lz4, zstd, gzip, snappy or none. Every "
+            "consumer of the topic must decode it.",
+        ),
+    ] = "lz4",
 ) -> None:
     """Accept Kong http-log batches over HTTP and publish them to the Kong topic (Kong OSS)."""
-    from pipeline.ops.ingest_http import IngestConfig, serve
+    from pipeline.ops.ingest_http import COMPRESSIONS, IngestConfig, serve
 
     settings = _settings()
     bootstrap = _require_bootstrap(settings)
+    if compression not in COMPRESSIONS:
+        err.print(f"[bold red]error:[/] --compression must be one of {', '.join(COMPRESSIONS)}")
+        raise typer.Exit(2)
     if (basic_user is None) != (basic_password is None):
         err.print("[bold red]error:[/] Basic auth needs both user and password")
         raise typer.Exit(2)
@@ -493,6 +504,7 @@ def ingest_http(
             max_body_bytes=max_body_bytes,
             max_record_bytes=max_record_bytes,
             delivery_timeout=delivery_timeout,
+            compression=compression,
         )
     )
 

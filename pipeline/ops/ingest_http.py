@@ -32,6 +32,10 @@ log = logging.getLogger("pipeline.ingest_http")
 TOKEN_HEADER = "x-kong-litefuse-token"
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
 DEFAULT_MAX_RECORD_BYTES = 1_000_000  # Kafka's default message.max.bytes, less the overhead
+COMPRESSIONS = ("lz4", "zstd", "gzip", "snappy", "none")
+DEFAULT_COMPRESSION = "lz4"
+"""lz4: the cheapest codec on CPU with a good ratio on JSON. Every consumer of the topic must
+be able to decode it: the worker can (cramjam is a dependency); pick gzip or none for others."""
 
 
 class PublishError(RuntimeError):
@@ -50,6 +54,7 @@ class IngestConfig:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
     delivery_timeout: float = 8.0
+    compression: str = DEFAULT_COMPRESSION
 
     def __repr__(self) -> str:  # never show the secrets
         return (
@@ -66,14 +71,22 @@ class KafkaPublisher:
     every awaited future resolves.
     """
 
-    def __init__(self, bootstrap_servers: str, delivery_timeout: float, max_record_bytes: int):
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        delivery_timeout: float,
+        max_record_bytes: int,
+        compression: str = DEFAULT_COMPRESSION,
+    ):
+        if compression not in COMPRESSIONS:
+            raise ValueError(f"compression must be one of {', '.join(COMPRESSIONS)}")
         self.delivery_timeout = delivery_timeout
         self._config: dict[str, Any] = {
             "bootstrap.servers": bootstrap_servers,
             "acks": "all",
             "enable.idempotence": True,
             "linger.ms": 5,
-            "compression.type": "lz4",
+            "compression.type": compression,
             "message.timeout.ms": int(delivery_timeout * 1000),
             "message.max.bytes": max_record_bytes + 64 * 1024,
             "logger": logging.getLogger("pipeline.ingest_http.librdkafka"),
@@ -287,7 +300,10 @@ def create_app(config: IngestConfig, publisher: KafkaPublisher) -> web.Applicati
 def serve(config: IngestConfig) -> None:
     """Run until SIGINT/SIGTERM; queued records are flushed on the way out."""
     publisher = KafkaPublisher(
-        config.bootstrap_servers, config.delivery_timeout, config.max_record_bytes
+        config.bootstrap_servers,
+        config.delivery_timeout,
+        config.max_record_bytes,
+        config.compression,
     )
     app = create_app(config, publisher)
     auth = "token" if config.token else ("basic" if config.basic_user else "none")

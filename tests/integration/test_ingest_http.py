@@ -17,6 +17,7 @@ from aiohttp import web
 from pipeline.broker import free_port
 from pipeline.ops.ingest_http import split_records
 from tests.conftest import EXAMPLES, ROOT, Names, consume_all
+from tests.integration.test_codecs import batch_codecs
 
 pytestmark = pytest.mark.integration
 
@@ -204,3 +205,32 @@ def test_a_record_over_the_kafka_limit_is_413_not_retried() -> None:
         split_records(orjson.dumps([big]), max_record_bytes=4096)
     assert "record limit" in raised.value.text
     assert split_records(orjson.dumps(big), max_record_bytes=8192)[0][0] == b"r1"
+
+
+@pytest.mark.parametrize("codec", ["lz4", "zstd", "none"])
+def test_the_published_records_use_the_configured_codec(
+    kafka_bootstrap: str, names: Names, start_ingest: Callable[..., IngestProcess], codec: str
+) -> None:
+    extra = {} if codec == "lz4" else {"INGEST_HTTP_COMPRESSION": codec}  # lz4: the default
+    ingest = start_ingest(kafka_bootstrap, names.kong, **extra)
+    records = _records()
+    response = httpx.post(
+        f"{ingest.url}/ingest", content=orjson.dumps(records), headers=_auth(), timeout=30
+    )
+    assert response.status_code == 200, response.text
+    codecs = batch_codecs(kafka_bootstrap, names.kong)
+    assert codecs and set(codecs) == {codec}
+
+
+def test_an_unknown_codec_stops_the_start(tmp_path: Path) -> None:
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9", "INGEST_HTTP_COMPRESSION": "xz"}
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "ingest-http", "--port", "0"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert done.returncode == 2
+    assert "--compression must be one of" in done.stderr
