@@ -55,13 +55,12 @@ def demo(
     timeout: Annotated[float, typer.Option(help="Give up after this many seconds.")] = 120.0,
 ) -> None:
     """Run the whole pipeline on bundled Kong records and print the traces."""
-    from pipeline.demo import print_report, run_demo
+    from pipeline.demo import print_report, run_demo, sink_name
 
     settings = _settings()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     result = run_demo(settings, repeat=repeat, timeout=timeout)
-    sink = "console" if settings.sink_kind == "console" else str(settings.langfuse_base_url)
-    print_report(result, out, sink)
+    print_report(result, out, sink_name(settings))
     if not result.completed:
         err.print("[bold red]error:[/] not every record was processed before the timeout")
         raise typer.Exit(1)

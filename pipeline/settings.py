@@ -7,12 +7,14 @@ field names (``LANGFUSE_BASE_URL`` …) so Langfuse users find the ones they kno
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
+import httpx
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
@@ -30,6 +32,54 @@ ENVIRONMENT_PATTERN = re.compile(r"^(?!langfuse)[a-z0-9-_]+$")
 
 class SettingsError(ValueError):
     """A setting is missing or wrong; the message names the environment variable."""
+
+
+_LOOPBACK_V4 = ipaddress.IPv4Network("127.0.0.0/8")
+_LOOPBACK_V6 = ipaddress.IPv6Address("::1")
+
+
+def is_loopback_host(host: str) -> bool:
+    """The literal ``localhost``, an IPv4 address in 127.0.0.0/8 or ``::1``; nothing else.
+
+    Parsed, never matched by prefix: ``127.attacker.example`` is a name anyone can point
+    anywhere. Short or numeric IPv4 forms (``127.1``, ``2130706433``) are not addresses to
+    ``ipaddress`` and so are not loopback here either.
+    """
+    if host.lower() == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv4Address):
+        return address in _LOOPBACK_V4
+    return address == _LOOPBACK_V6
+
+
+def check_litefuse_url(url: str, *, allow_insecure_http: bool, setting: str) -> None:
+    """Refuse ``http://`` to anything but loopback unless LANGFUSE_ALLOW_INSECURE_HTTP is set.
+
+    The one check for every Litefuse URL (LANGFUSE_BASE_URL and each route's ``base_url``):
+    over plain http the project keys travel in clear text. The host is read the way the sink's
+    HTTP client (httpx) reads it, so the check and the connection agree on where it goes.
+    """
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        raise ValueError(f"{setting} is not a valid URL: {exc}") from None
+    if parsed.scheme == "http" and not allow_insecure_http and not is_loopback_host(parsed.host):
+        raise ValueError(
+            f"{setting} uses http:// to a non-loopback host ({parsed.host}): the keys would "
+            "travel in clear text; use https:// or set LANGFUSE_ALLOW_INSECURE_HTTP=true"
+        )
+
+
+def url_without_userinfo(url: str) -> str:
+    """The URL without ``user:password@``, for printing and logging."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
 
 
 class Settings(BaseSettings):
@@ -368,14 +418,17 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _insecure_url(self) -> Settings:
-        url = self.langfuse_base_url
-        if url and url.startswith("http://") and not self.langfuse_allow_insecure_http:
-            host = urlsplit(url).hostname or ""
-            if host not in ("localhost", "127.0.0.1", "::1") and not host.startswith("127."):
-                raise ValueError(
-                    "LANGFUSE_BASE_URL uses http:// to a non-loopback host: the keys would "
-                    "travel in clear text; use https:// or set LANGFUSE_ALLOW_INSECURE_HTTP=true"
-                )
+        allow = self.langfuse_allow_insecure_http
+        if self.langfuse_base_url:
+            check_litefuse_url(
+                self.langfuse_base_url, allow_insecure_http=allow, setting="LANGFUSE_BASE_URL"
+            )
+        for index, route in enumerate(self.langfuse_routes):
+            check_litefuse_url(
+                route.base_url,
+                allow_insecure_http=allow,
+                setting=f"langfuse_routes[{index}] ({route.name}) base_url",
+            )
         return self
 
     @model_validator(mode="after")
