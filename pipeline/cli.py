@@ -476,9 +476,28 @@ def ingest_http(
             "consumer of the topic must decode it.",
         ),
     ] = "lz4",
+    max_records: Annotated[
+        int,
+        typer.Option(
+            envvar="INGEST_HTTP_MAX_RECORDS",
+            min=1,
+            max=1_000_000,
+            help="Records per request at most (413 above): bounds memory. Kong http-log's "
+            "queue.max_batch_size must stay below it.",
+        ),
+    ] = 1000,
+    allow_no_auth: Annotated[
+        bool,
+        typer.Option(
+            "--allow-no-auth",
+            envvar="INGEST_HTTP_ALLOW_NO_AUTH",
+            help="Serve without credentials on a non-loopback address (something in front "
+            "authenticates). Without it ingest-http refuses to start that way.",
+        ),
+    ] = False,
 ) -> None:
     """Accept Kong http-log batches over HTTP and publish them to the Kong topic (Kong OSS)."""
-    from pipeline.ops.ingest_http import COMPRESSIONS, IngestConfig, serve
+    from pipeline.ops.ingest_http import COMPRESSIONS, IngestConfig, IngestConfigError, serve
 
     settings = _settings()
     bootstrap = _require_bootstrap(settings)
@@ -491,21 +510,26 @@ def ingest_http(
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    serve(
-        IngestConfig(
-            bootstrap_servers=bootstrap,
-            topic=settings.kong_log_topic,
-            host=host,
-            port=port,
-            token=token or None,
-            basic_user=basic_user,
-            basic_password=basic_password,
-            max_body_bytes=max_body_bytes,
-            max_record_bytes=max_record_bytes,
-            delivery_timeout=delivery_timeout,
-            compression=compression,
-        )
+    config = IngestConfig(
+        bootstrap_servers=bootstrap,
+        topic=settings.kong_log_topic,
+        host=host,
+        port=port,
+        token=token or None,
+        basic_user=basic_user or None,
+        basic_password=basic_password if basic_user else None,
+        max_body_bytes=max_body_bytes,
+        max_record_bytes=max_record_bytes,
+        delivery_timeout=delivery_timeout,
+        compression=compression,
+        max_records=max_records,
+        allow_no_auth=allow_no_auth,
     )
+    try:
+        serve(config)
+    except IngestConfigError as exc:
+        err.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(2) from None
 
 
 @app.command()

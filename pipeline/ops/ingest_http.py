@@ -9,6 +9,13 @@ request (acks=all, idempotent producer), so http-log's queue retries whatever we
 deliver (503). A batch that failed half-way is retried whole; the pipeline's trace ids are
 deterministic, so the records published twice become the same traces. Malformed input (400) and
 oversized input (413) are permanent: retrying cannot help, so they are not 5xx.
+
+Memory is bounded by design, whatever a client sends: credentials are checked before the body is
+read; the body is read up to ``max_body_bytes`` as sent; a gzip or deflate body is inflated here
+(aiohttp's own inflation is off), a bounded step at a time, and refused (413) as soon as it
+inflates past ``max_body_bytes``; the top-level records of an array are counted on the bytes,
+before anything is parsed, and a request with more than ``max_records`` is refused (413). Every
+check runs before the first record is published, so a refused request publishes nothing.
 """
 
 from __future__ import annotations
@@ -18,7 +25,9 @@ import base64
 import binascii
 import hmac
 import logging
+import re
 import threading
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +41,11 @@ log = logging.getLogger("pipeline.ingest_http")
 TOKEN_HEADER = "x-kong-litefuse-token"
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
 DEFAULT_MAX_RECORD_BYTES = 1_000_000  # Kafka's default message.max.bytes, less the overhead
+DEFAULT_MAX_RECORDS = 1000
+"""Records per request: 20x the batches our http-log config sends (queue.max_batch_size 50);
+Kong's own default is 1."""
+MAX_DEPTH = 254
+"""Deepest nesting a record may have: what orjson writes back (it reads 1,024 levels)."""
 COMPRESSIONS = ("lz4", "zstd", "gzip", "snappy", "none")
 DEFAULT_COMPRESSION = "lz4"
 """lz4: the cheapest codec on CPU with a good ratio on JSON. Every consumer of the topic must
@@ -40,6 +54,10 @@ be able to decode it: the worker can (cramjam is a dependency); pick gzip or non
 
 class PublishError(RuntimeError):
     """The broker did not acknowledge every record in time; the message says why."""
+
+
+class IngestConfigError(ValueError):
+    """A configuration ingest-http refuses to start with; the message says what to change."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +73,12 @@ class IngestConfig:
     max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
     delivery_timeout: float = 8.0
     compression: str = DEFAULT_COMPRESSION
+    max_records: int = DEFAULT_MAX_RECORDS
+    allow_no_auth: bool = False
+
+    @property
+    def authenticated(self) -> bool:
+        return self.token is not None or self.basic_user is not None
 
     def __repr__(self) -> str:  # never show the secrets
         return (
@@ -166,8 +190,102 @@ class KafkaPublisher:
         return int(remaining)
 
 
-def split_records(body: bytes, max_record_bytes: int) -> list[tuple[bytes | None, bytes]]:
-    """The (key, value) Kafka records of one http-log POST; raises web errors for bad input."""
+_GZIP_MAGIC = b"\x1f\x8b"
+_INFLATE_STEP = 256 * 1024
+# a JSON string (escapes included), then every byte that is not structure
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_STRUCTURE = bytes(set(range(256)) - set(b"[]{},"))
+_OPEN, _CLOSE, _COMMA = frozenset(b"[{"), frozenset(b"]}"), ord(",")
+
+
+def inflate(body: bytes, encoding: str, limit: int) -> bytes | bytearray:
+    """The body as its ``Content-Encoding`` says, never more than ``limit`` bytes inflated.
+
+    zlib inflates at most one step's worth of output per call, so a bomb costs ``limit`` bytes
+    at most before it is refused (413). Concatenated gzip members are read like ``gzip -d`` does.
+    """
+    encoding = encoding.strip().lower()
+    if encoding in ("", "identity"):
+        return body
+    if encoding in ("gzip", "x-gzip"):
+        wbits = 16 + zlib.MAX_WBITS
+    elif encoding == "deflate":
+        # HTTP's deflate is the zlib format; some clients send raw deflate: accept both
+        zlib_header = len(body) >= 2 and body[0] & 0x0F == 8 and (body[0] << 8 | body[1]) % 31 == 0
+        wbits = zlib.MAX_WBITS if zlib_header else -zlib.MAX_WBITS
+    else:
+        raise _error(
+            web.HTTPUnsupportedMediaType,
+            f"Content-Encoding {encoding!r} is not supported (gzip, deflate or none)",
+        )
+    out = bytearray()
+    pending = body
+    try:
+        while pending:
+            unpacker = zlib.decompressobj(wbits)
+            while pending and not unpacker.eof:
+                out += unpacker.decompress(
+                    pending, max(1, min(_INFLATE_STEP, limit + 1 - len(out)))
+                )
+                if len(out) > limit:
+                    inflated = len(out)
+                    out.clear()  # freed now, whatever keeps this frame
+                    raise _error(
+                        web.HTTPRequestEntityTooLarge,
+                        f"the {encoding} body inflates to more than {limit} bytes",
+                        max_size=limit,
+                        actual_size=inflated,
+                    )
+                pending = unpacker.unconsumed_tail
+            if not unpacker.eof:
+                raise _error(web.HTTPBadRequest, f"the {encoding} body is truncated")
+            pending = unpacker.unused_data
+            if wbits != 16 + zlib.MAX_WBITS or not pending.startswith(_GZIP_MAGIC):
+                if pending.strip(b"\0"):
+                    raise _error(web.HTTPBadRequest, f"data after the end of the {encoding} body")
+                break
+    except zlib.error as exc:
+        raise _error(web.HTTPBadRequest, f"the body is not valid {encoding}: {exc}") from None
+    return out
+
+
+def top_level_items(document: bytes | bytearray, stop: int) -> int:
+    """How many items a JSON array holds (1 for anything else), read from its bytes without
+    parsing it; counting stops once past ``stop``. Exact for valid JSON; on invalid JSON any
+    count will do, since the parser refuses it afterwards."""
+    start = document.lstrip()[:1]
+    if start != b"[":
+        return 1
+    structure = _JSON_STRING.sub(b"", document).translate(None, _NOT_STRUCTURE)
+    depth = 0
+    items = 1
+    for byte in structure:
+        if byte in _OPEN:
+            depth += 1
+        elif byte in _CLOSE:
+            depth -= 1
+        elif depth == 1:  # a comma between two top-level items
+            items += 1
+            if items > stop:
+                break
+    return items
+
+
+def split_records(
+    body: bytes | bytearray, max_record_bytes: int, max_records: int = DEFAULT_MAX_RECORDS
+) -> list[tuple[bytes | None, bytes]]:
+    """The (key, value) Kafka records of one http-log POST; raises web errors for bad input.
+
+    Nothing is published until every record passed, so a refused request publishes nothing.
+    """
+    count = top_level_items(body, max_records)
+    if count > max_records:
+        raise _error(
+            web.HTTPRequestEntityTooLarge,
+            f"more than {max_records} records in one request (INGEST_HTTP_MAX_RECORDS)",
+            max_size=max_records,
+            actual_size=count,
+        )
     try:
         document = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -186,7 +304,13 @@ def split_records(body: bytes, max_record_bytes: int) -> list[tuple[bytes | None
             raise _error(
                 web.HTTPBadRequest, f"{where} is not a Kong log record (no request or response)"
             )
-        value = body if not isinstance(document, list) else orjson.dumps(item)
+        try:
+            compact = orjson.dumps(item)
+        except orjson.JSONEncodeError:  # deeper than orjson writes: the worker could not either
+            raise _error(
+                web.HTTPBadRequest, f"{where} is nested deeper than {MAX_DEPTH} levels"
+            ) from None
+        value = bytes(body) if not isinstance(document, list) else compact
         if len(value) > max_record_bytes:
             raise _error(
                 web.HTTPRequestEntityTooLarge,
@@ -213,14 +337,15 @@ def _error(kind: type[web.HTTPException], reason: str, **kwargs: Any) -> web.HTT
 
 def _authorised(request: web.Request, config: IngestConfig) -> bool:
     """Constant-time checks of the shared token and/or Basic credentials, when configured."""
-    if config.token is None and config.basic_user is None:
+    if not config.authenticated:
         return True
     if config.token is not None:
         given = request.headers.get(TOKEN_HEADER, "")
         authorization = request.headers.get("Authorization", "")
         if authorization.lower().startswith("bearer "):
             given = given or authorization[7:].strip()
-        if given and hmac.compare_digest(given.encode(), config.token.encode()):
+        # header bytes that are not UTF-8 arrive as surrogates: compare them as the bytes sent
+        if given and hmac.compare_digest(_raw(given), config.token.encode()):
             return True
     if config.basic_user is not None:
         authorization = request.headers.get("Authorization", "")
@@ -236,10 +361,57 @@ def _authorised(request: web.Request, config: IngestConfig) -> bool:
     return False
 
 
+def _raw(header: str) -> bytes:
+    return header.encode("utf-8", "surrogateescape")
+
+
+def check_config(config: IngestConfig) -> None:
+    """Refuse to serve without credentials on an address other hosts can reach, unless
+    explicitly allowed (``--allow-no-auth``); say so loudly when allowed."""
+    from pipeline.sinks.routing import is_loopback_host
+
+    if config.authenticated:
+        return
+    if is_loopback_host(config.host):
+        log.info("ingest-http takes requests without credentials (bound to %s only)", config.host)
+        return
+    if not config.allow_no_auth:
+        raise IngestConfigError(
+            f"ingest-http would accept anyone's records on {config.host} without credentials: "
+            "set INGEST_HTTP_TOKEN (or INGEST_HTTP_BASIC_USER / INGEST_HTTP_BASIC_PASSWORD), bind "
+            "127.0.0.1, or pass --allow-no-auth (INGEST_HTTP_ALLOW_NO_AUTH=true) if something "
+            "in front of it authenticates"
+        )
+    log.warning(
+        "ingest-http takes requests WITHOUT credentials on %s (--allow-no-auth): anyone who "
+        "reaches this port can publish to the Kong topic",
+        config.host,
+    )
+
+
 def create_app(config: IngestConfig, publisher: KafkaPublisher) -> web.Application:
     """The aiohttp app: POST / or /ingest, GET /healthz and /readyz."""
 
     async def ingest(request: web.Request) -> web.Response:
+        try:
+            return await _ingest(request)
+        except web.HTTPException as refused:
+            # One line per refused request, never a traceback (the client is at fault). The
+            # answer is a fresh response: aiohttp keeps a connection's last response until its
+            # next request, and a raised exception would keep its traceback's frames, with the
+            # body and the inflated bytes in them, alive that long.
+            if refused.status >= 400:
+                log.warning(
+                    "refused a request from %s: %d %s",
+                    request.remote,
+                    refused.status,
+                    (refused.text or refused.reason or "")[:300],
+                )
+            refused.__traceback__ = None
+            headers = {k: v for k, v in refused.headers.items() if k.lower() != "content-length"}
+            return web.Response(status=refused.status, body=refused.body, headers=headers)
+
+    async def _ingest(request: web.Request) -> web.Response:
         if not _authorised(request, config):
             raise web.HTTPUnauthorized(
                 text='{"error": "missing or wrong credentials"}',
@@ -256,7 +428,7 @@ def create_app(config: IngestConfig, publisher: KafkaPublisher) -> web.Applicati
                 actual_size=request.content_length,
             )
         try:
-            body = await request.read()
+            body = await request.read()  # as sent: aiohttp's inflation is off (serve())
         except web.HTTPRequestEntityTooLarge:
             raise _error(
                 web.HTTPRequestEntityTooLarge,
@@ -264,7 +436,11 @@ def create_app(config: IngestConfig, publisher: KafkaPublisher) -> web.Applicati
                 max_size=config.max_body_bytes,
                 actual_size=config.max_body_bytes + 1,
             ) from None
-        records = split_records(body, config.max_record_bytes)
+        encoding = request.headers.get("Content-Encoding", "")
+        document = inflate(body, encoding, config.max_body_bytes)
+        del body
+        records = split_records(document, config.max_record_bytes, config.max_records)
+        del document
         try:
             await publisher.publish(config.topic, records)
         except PublishError as exc:
@@ -298,7 +474,11 @@ def create_app(config: IngestConfig, publisher: KafkaPublisher) -> web.Applicati
 
 
 def serve(config: IngestConfig) -> None:
-    """Run until SIGINT/SIGTERM; queued records are flushed on the way out."""
+    """Run until SIGINT/SIGTERM; queued records are flushed on the way out.
+
+    Raises IngestConfigError (before binding anything) for a configuration it refuses.
+    """
+    check_config(config)
     publisher = KafkaPublisher(
         config.bootstrap_servers,
         config.delivery_timeout,
@@ -314,4 +494,12 @@ def serve(config: IngestConfig) -> None:
         config.topic,
         auth,
     )
-    web.run_app(app, host=config.host, port=config.port, print=None, access_log=None)
+    web.run_app(
+        app,
+        host=config.host,
+        port=config.port,
+        print=None,
+        access_log=None,
+        # bodies are inflated by inflate(), a bounded step at a time, after the size check
+        auto_decompress=False,
+    )
