@@ -284,6 +284,44 @@ def test_a_batch_over_the_record_cap_is_413_and_nothing_is_published(
     assert _post(ingest, orjson.dumps([record] * 10)).status_code == 200
 
 
+def test_a_few_records_holding_many_tiny_objects_are_413_and_nothing_is_published(
+    kafka_bootstrap: str, names: Names, start_ingest: Callable[..., IngestProcess]
+) -> None:
+    # the record cap moved one level down: one record, 60,000 objects in 180 KB
+    ingest = start_ingest(kafka_bootstrap, names.kong, INGEST_HTTP_MAX_RECORDS="10")
+    inner = b"[" + b",".join([b"{}"] * 60_000) + b"]"
+    response = _post(ingest, b'[{"request": {"x": ' + inner + b"}}]")
+    assert response.status_code == 413, response.text
+    assert "brackets, braces and commas" in response.json()["error"]
+    assert _nothing_published(kafka_bootstrap, names.kong, ingest)
+
+
+def test_an_unterminated_string_is_refused_in_linear_time() -> None:
+    # a quote, then escaped quotes: a plain string regex tried every start, O(n^2) (~30 s here)
+    body = b'[{"request": "' + b'\\"' * 50_000
+    started = time.monotonic()
+    with pytest.raises(web.HTTPBadRequest):
+        split_records(body, max_record_bytes=1_000_000, max_records=1000)
+    assert time.monotonic() - started < 2.0
+
+
+def test_real_records_are_far_under_the_structure_budget() -> None:
+    from pipeline.bench.mix import generate
+    from pipeline.ops.ingest_http import STRUCTURE_PER_RECORD, shape
+
+    values = []  # the bench's realistic mix, less the malformed records it holds on purpose
+    for value in generate(2000):
+        try:
+            document = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(document, dict) and "request" in document:
+            values.append(value)
+    assert max(shape(value, 1)[1] for value in values) * 4 < STRUCTURE_PER_RECORD
+    batch = b"[" + b",".join(values[:1000]) + b"]"
+    assert len(split_records(batch, max_record_bytes=1_000_000, max_records=1000)) == 1000
+
+
 @pytest.mark.parametrize("encoding", ["gzip", "deflate", "raw-deflate"])
 def test_compressed_bodies_are_inflated_and_published(
     kafka_bootstrap: str,
@@ -370,7 +408,7 @@ def _status_kb(pid: int, field: str) -> int:
 def test_memory_stays_bounded_under_bombs_and_tiny_records(
     kafka_bootstrap: str, names: Names, start_ingest: Callable[..., IngestProcess]
 ) -> None:
-    # the defaults: 10 MiB bodies, 1,000 records per request
+    # the defaults: 10 MiB bodies, 1,000 records per request (1,000,000 brackets and commas)
     ingest = start_ingest(
         kafka_bootstrap, names.kong, INGEST_HTTP_MAX_BODY_BYTES=str(10 * 1024 * 1024)
     )
@@ -398,6 +436,8 @@ def test_memory_stays_bounded_under_bombs_and_tiny_records(
     assert asyncio.run(eight_at_once()) == [413] * 8
     tiny = _post(ingest, _tiny_records(1_000_000))  # ~66,000 records in 1 MB
     assert tiny.status_code == 413, tiny.text
+    dense = b'[{"request": {"x": [' + b",".join([b"{}"] * 700_000) + b"]}}]"  # 2 MB, 1 record
+    assert _post(ingest, dense).status_code == 413
     peak = _status_kb(pid, "VmHWM")
     after = _status_kb(pid, "VmRSS")
     print(
