@@ -486,6 +486,15 @@ def ingest_http(
             "queue.max_batch_size must stay below it.",
         ),
     ] = 1000,
+    max_in_flight_bytes: Annotated[
+        int,
+        typer.Option(
+            envvar="INGEST_HTTP_MAX_IN_FLIGHT_BYTES",
+            min=1024,
+            help="Bytes all requests in progress may hold (bodies, records awaiting Kafka); "
+            "503 above it. At least --max-body-bytes.",
+        ),
+    ] = 64 * 1024 * 1024,
     allow_no_auth: Annotated[
         bool,
         typer.Option(
@@ -524,6 +533,7 @@ def ingest_http(
         compression=compression,
         max_records=max_records,
         allow_no_auth=allow_no_auth,
+        max_in_flight_bytes=max_in_flight_bytes,
     )
     try:
         serve(config)

@@ -14,8 +14,10 @@ Memory is bounded by design, whatever a client sends: credentials are checked be
 read; the body is read up to ``max_body_bytes`` as sent; a gzip or deflate body is inflated here
 (aiohttp's own inflation is off), a bounded step at a time, and refused (413) as soon as it
 inflates past ``max_body_bytes``; the top-level records of an array are counted on the bytes,
-before anything is parsed, and a request with more than ``max_records`` is refused (413). Every
-check runs before the first record is published, so a refused request publishes nothing.
+before anything is parsed, and a request with more than ``max_records`` is refused (413); and
+the bytes all requests hold across awaits (bodies being read, records awaiting Kafka) come out
+of one budget, ``max_in_flight_bytes``: past it a request is answered 503 (http-log retries).
+Every check runs before the first record is published, so a refused request publishes nothing.
 """
 
 from __future__ import annotations
@@ -41,6 +43,9 @@ log = logging.getLogger("pipeline.ingest_http")
 TOKEN_HEADER = "x-kong-litefuse-token"
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
 DEFAULT_MAX_RECORD_BYTES = 1_000_000  # Kafka's default message.max.bytes, less the overhead
+DEFAULT_MAX_IN_FLIGHT_BYTES = 64 * 1024 * 1024
+"""Bytes all requests in progress may hold at once (bodies read, records awaiting Kafka's
+acknowledgement); past it a request is answered 503 and http-log retries it."""
 DEFAULT_MAX_RECORDS = 1000
 """Records per request: 20x the batches our http-log config sends (queue.max_batch_size 50);
 Kong's own default is 1."""
@@ -79,6 +84,7 @@ class IngestConfig:
     compression: str = DEFAULT_COMPRESSION
     max_records: int = DEFAULT_MAX_RECORDS
     allow_no_auth: bool = False
+    max_in_flight_bytes: int = DEFAULT_MAX_IN_FLIGHT_BYTES
 
     @property
     def authenticated(self) -> bool:
@@ -390,9 +396,15 @@ def _raw(header: str) -> bytes:
 
 def check_config(config: IngestConfig) -> None:
     """Refuse to serve without credentials on an address other hosts can reach, unless
-    explicitly allowed (``--allow-no-auth``); say so loudly when allowed."""
+    explicitly allowed (``--allow-no-auth``); say so loudly when allowed. Refuse an in-flight
+    budget smaller than one body."""
     from pipeline.sinks.routing import is_loopback_host
 
+    if config.max_in_flight_bytes < config.max_body_bytes:
+        raise IngestConfigError(
+            f"INGEST_HTTP_MAX_IN_FLIGHT_BYTES ({config.max_in_flight_bytes}) is below "
+            f"INGEST_HTTP_MAX_BODY_BYTES ({config.max_body_bytes}): a full body could never fit"
+        )
     if config.authenticated:
         return
     if is_loopback_host(config.host):
@@ -412,8 +424,36 @@ def check_config(config: IngestConfig) -> None:
     )
 
 
+class ByteBudget:
+    """Bytes the requests in progress may hold at once (one event loop: no lock needed)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+
+    def take(self, size: int) -> bool:
+        if self.used + size > self.limit:
+            return False
+        self.used += size
+        return True
+
+    def give(self, size: int) -> None:
+        self.used -= size
+
+
+def _busy(budget: ByteBudget) -> web.HTTPException:
+    return web.HTTPServiceUnavailable(
+        text=orjson.dumps(
+            {"error": f"busy: {budget.used} of {budget.limit} bytes in progress; retry"}
+        ).decode(),
+        content_type="application/json",
+        headers={"Retry-After": "1"},
+    )
+
+
 def create_app(config: IngestConfig, publisher: KafkaPublisher) -> web.Application:
     """The aiohttp app: POST / or /ingest, GET /healthz and /readyz."""
+    budget = ByteBudget(config.max_in_flight_bytes)
 
     async def ingest(request: web.Request) -> web.Response:
         try:
@@ -450,25 +490,40 @@ def create_app(config: IngestConfig, publisher: KafkaPublisher) -> web.Applicati
                 max_size=config.max_body_bytes,
                 actual_size=request.content_length,
             )
+        # Bytes held across awaits (a body being read, records waiting for Kafka) come out of
+        # one budget; inflating and parsing run without an await, one request at a time.
+        held = request.content_length or config.max_body_bytes
+        if not budget.take(held):
+            raise _busy(budget)
         try:
-            body = await request.read()  # as sent: aiohttp's inflation is off (serve())
-        except web.HTTPRequestEntityTooLarge:
-            raise _error(
-                web.HTTPRequestEntityTooLarge,
-                f"body is over {config.max_body_bytes} bytes",
-                max_size=config.max_body_bytes,
-                actual_size=config.max_body_bytes + 1,
-            ) from None
-        encoding = request.headers.get("Content-Encoding", "")
-        document = inflate(body, encoding, config.max_body_bytes)
-        del body
-        records = split_records(document, config.max_record_bytes, config.max_records)
-        del document
-        try:
-            await publisher.publish(config.topic, records)
-        except PublishError as exc:
-            log.warning("could not publish %d record(s) to %s: %s", len(records), config.topic, exc)
-            raise _error(web.HTTPServiceUnavailable, f"Kafka unavailable: {exc}") from None
+            try:
+                body = await request.read()  # as sent: aiohttp's inflation is off (serve())
+            except web.HTTPRequestEntityTooLarge:
+                raise _error(
+                    web.HTTPRequestEntityTooLarge,
+                    f"body is over {config.max_body_bytes} bytes",
+                    max_size=config.max_body_bytes,
+                    actual_size=config.max_body_bytes + 1,
+                ) from None
+            encoding = request.headers.get("Content-Encoding", "")
+            document = inflate(body, encoding, config.max_body_bytes)
+            del body
+            records = split_records(document, config.max_record_bytes, config.max_records)
+            del document
+            budget.give(held)
+            held = sum(len(value) + len(key or b"") for key, value in records)
+            if not budget.take(held):
+                held = 0
+                raise _busy(budget)
+            try:
+                await publisher.publish(config.topic, records)
+            except PublishError as exc:
+                log.warning(
+                    "could not publish %d record(s) to %s: %s", len(records), config.topic, exc
+                )
+                raise _error(web.HTTPServiceUnavailable, f"Kafka unavailable: {exc}") from None
+        finally:
+            budget.give(held)
         return web.json_response({"published": len(records)})
 
     async def healthz(_request: web.Request) -> web.Response:

@@ -518,3 +518,50 @@ def test_without_credentials_on_loopback_it_serves_and_logs_it(
     body = (EXAMPLES / "01-openai-chat.json").read_bytes()
     assert httpx.post(f"{ingest.url}/ingest", content=body, timeout=30).status_code == 200
     assert "without credentials (bound to 127.0.0.1 only)" in ingest.log()
+
+
+def test_requests_past_the_in_flight_budget_are_503_and_the_budget_comes_back(
+    start_ingest: Callable[..., IngestProcess],
+) -> None:
+    # nothing listens at the broker address: a request holds its records for the whole
+    # delivery timeout, so two sent together overlap for certain
+    nobody = f"127.0.0.1:{free_port()}"
+    ingest = start_ingest(
+        nobody,
+        "kong-logs",
+        INGEST_HTTP_DELIVERY_TIMEOUT="3",
+        INGEST_HTTP_MAX_IN_FLIGHT_BYTES=str(MAX_BODY + 50_000),
+    )
+    record = orjson.loads((EXAMPLES / "01-openai-chat.json").read_bytes())
+    body = orjson.dumps([record] * 60)
+    assert MAX_BODY // 2 < len(body) < MAX_BODY  # one fits the budget, two do not
+
+    async def two_at_once() -> list[httpx.Response]:
+        async with httpx.AsyncClient(timeout=30) as client:
+            return list(
+                await asyncio.gather(
+                    *(
+                        client.post(f"{ingest.url}/ingest", content=body, headers=_auth())
+                        for _ in range(2)
+                    )
+                )
+            )
+
+    answers = sorted(r.json()["error"] for r in asyncio.run(two_at_once()))
+    assert answers[0].startswith("Kafka unavailable"), answers
+    assert answers[1].startswith("busy"), answers
+    # both done: the budget is whole again, so the next request is not turned away as busy
+    again = _post(ingest, body)
+    assert again.status_code == 503 and again.json()["error"].startswith("Kafka unavailable")
+
+
+def test_an_in_flight_budget_below_one_body_is_refused() -> None:
+    config = IngestConfig(
+        bootstrap_servers="127.0.0.1:9",
+        topic="t",
+        token="x",
+        max_body_bytes=10_000_000,
+        max_in_flight_bytes=1_000_000,
+    )
+    with pytest.raises(IngestConfigError, match="INGEST_HTTP_MAX_IN_FLIGHT_BYTES"):
+        check_config(config)
