@@ -119,6 +119,17 @@ def test_a_redirect_is_not_delivered_not_followed_and_names_the_setting(
         assert metrics.sink_up._value.get() == 0
 
 
+def test_the_sink_never_shows_credentials_of_its_url(receiver: LitefuseReceiver) -> None:
+    url = f"http://url-user:url-password@127.0.0.1:{receiver.port}"
+    receiver.canned.append(Canned(308, b"", {"Location": "https://elsewhere.example/"}))
+    sink = LitefuseSink(url, PUBLIC_KEY, SECRET_KEY, backoff_base=0.01)
+    with pytest.raises(SinkMisdirectedError) as info:
+        asyncio.run(sink.write([trace(1)]))
+    for shown in (repr(sink), str(info.value)):
+        assert "url-password" not in shown and "url-user" not in shown
+        assert f"127.0.0.1:{receiver.port}" in shown
+
+
 def test_a_legacy_207_without_a_readable_body_is_resent_not_counted(
     receiver: LitefuseReceiver,
 ) -> None:
