@@ -188,12 +188,14 @@ class TopModels:
     seen; a table follows the ``capacity`` names with the highest counts (Space-Saving's table,
     with TinyLFU's admission: a name takes the least counted entry's place only when the sketch
     says it was seen more often). Made-up names, each seen once, are estimated at about one, so
-    a burst of them leaves the table, and a frequent model such as gpt-4o, where they are.
+    a burst of them neither enters the table nor pushes a frequent model such as gpt-4o out.
     Every ``10 * width`` names, the sketch and the table halve their counts, so yesterday's
     models make room for today's. A name keeps its own label while it is in the table and
     among the ``labels`` highest counts; when it loses it, ``on_drop`` is told (the series with
     that label are removed), so the number of model series stays bounded. A label needs
-    ``min_seen`` sightings while the name is followed, never the sketch's estimate alone.
+    ``min_seen`` sightings while the name is followed, never the sketch's estimate alone, and
+    takes another's only with a quarter more counts (two close names do not trade it back and
+    forth, each time resetting their series).
     """
 
     def __init__(
@@ -276,7 +278,7 @@ class TopModels:
             self._labelled.add(name)
             return name
         weakest_label = min(self._labelled, key=self.count)
-        if count > self.count(weakest_label):
+        if count > self.count(weakest_label) * 5 // 4:
             self._drop(weakest_label)
             self._labelled.add(name)
             return name

@@ -207,7 +207,8 @@ _INFLATE_STEP = 256 * 1024
 # a quote followed by escaped quotes: 0.7 s for 16 KB).
 _JSON_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+(?:"|\\?\Z)', re.DOTALL)
 _NOT_STRUCTURE = bytes(set(range(256)) - set(b"[]{},"))
-_OPEN, _CLOSE, _COMMA = frozenset(b"[{"), frozenset(b"]}"), ord(",")
+_OPEN, _CLOSE = frozenset(b"[{"), frozenset(b"]}")
+_ARRAY = re.compile(rb"[ \t\r\n]*\[")  # a top-level array (JSON's whitespace, then [)
 
 
 def inflate(body: bytes, encoding: str, limit: int) -> bytes | bytearray:
@@ -275,7 +276,7 @@ def shape(
     structure = _JSON_STRING.sub(b"", document).translate(None, _NOT_STRUCTURE)
     if structure_limit is not None and len(structure) > structure_limit:
         return 0, len(structure)
-    if document.lstrip()[:1] != b"[":
+    if not _ARRAY.match(document):  # (lstrip would copy the whole body)
         return 1, len(structure)
     depth = 0
     items = 1

@@ -171,3 +171,21 @@ def test_real_records_still_label_their_model() -> None:
     values = [KafkaValue(v, "kong", 0, i) for i, v in enumerate(kong_values(3))]
     traced = [o for o in run_stage(values, config) if isinstance(o, Traced)]
     assert traced and all(metrics.provider_label(t.provider) == "openai" for t in traced)
+
+
+def test_two_names_of_about_the_same_frequency_do_not_trade_the_last_label() -> None:
+    dropped: list[str] = []
+    top = metrics.TopModels(labels=1, capacity=4, on_drop=dropped.append)
+    for _ in range(10):
+        top.label("model-a")
+    for _ in range(50):  # then each just ahead of the other in turn
+        while top.count("model-b") <= top.count("model-a"):
+            top.label("model-b")
+        while top.count("model-a") <= top.count("model-b"):
+            top.label("model-a")
+    assert dropped == []  # every trade would have reset both names' series
+    assert top.label("model-a") == "model-a" and top.label("model-b") == metrics.OTHER
+    for _ in range(400):  # model-b clearly ahead now: it takes the label, once
+        top.label("model-b")
+    assert top.label("model-b") == "model-b"
+    assert dropped == ["model-a"]
