@@ -108,6 +108,11 @@ def create_app(
     )
     if settings.kafka_producer_max_batch_bytes:
         app.conf.producer_max_batch_size = settings.kafka_producer_max_batch_bytes
+    # faust's own pages (/router/, /table/…, its index, statistics, graph) are off: see
+    # _serve_only_our_pages. Set on the conf, after faust read its APP_WEB_* variables, which
+    # would otherwise win over the App's arguments.
+    for flag in FAUST_WEB_FLAGS:
+        setattr(app.conf, flag, False)
     kong_topic = app.topic(settings.kong_log_topic, value_type=bytes, key_type=bytes)
     # Enrichment runs here, or in helper processes that build their own configuration.
     pool = EnrichPool(settings, settings.enrich_processes) if settings.enrich_processes else None
@@ -461,7 +466,36 @@ def create_app(
         ready = app.consumer is not None and bool(app.consumer.assignment())
         return web.json({"ready": ready}, status=200 if ready else 503)
 
+    _serve_only_our_pages(app)
     return app
+
+
+FAUST_WEB_FLAGS = (
+    "web_router_enabled",
+    "web_tables_enabled",
+    "web_stats_enabled",
+    "web_graph_enabled",
+    "web_metrics_enabled",
+)
+
+
+def _serve_only_our_pages(app: faust.App) -> None:
+    """The web port serves /metrics, /healthz and /readyz only.
+
+    faust mounts its own blueprints on the same port, unauthenticated: ``/router/`` (every
+    worker's URL and who owns which key), ``/table/…`` (table contents: the de-duplication
+    window's trace ids), and an index at ``/``. The flags above turn most off; the index has no
+    flag, so every blueprint faust itself provides is dropped before the server starts.
+    """
+    blueprints = app.web.blueprints
+    enabled = getattr(blueprints, "_enabled", None)
+    if not isinstance(enabled, list):  # a faust that manages blueprints otherwise: be loud
+        raise RuntimeError("cannot turn off faust's own web pages with this faust version")
+    enabled[:] = [
+        (prefix, blueprint)
+        for prefix, blueprint in enabled
+        if not (isinstance(blueprint, str) and blueprint.startswith("faust."))
+    ]
 
 
 class _Unsettled:

@@ -55,13 +55,12 @@ def demo(
     timeout: Annotated[float, typer.Option(help="Give up after this many seconds.")] = 120.0,
 ) -> None:
     """Run the whole pipeline on bundled Kong records and print the traces."""
-    from pipeline.demo import print_report, run_demo
+    from pipeline.demo import print_report, run_demo, sink_name
 
     settings = _settings()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     result = run_demo(settings, repeat=repeat, timeout=timeout)
-    sink = "console" if settings.sink_kind == "console" else str(settings.langfuse_base_url)
-    print_report(result, out, sink)
+    print_report(result, out, sink_name(settings))
     if not result.completed:
         err.print("[bold red]error:[/] not every record was processed before the timeout")
         raise typer.Exit(1)
@@ -469,32 +468,78 @@ def ingest_http(
         float,
         typer.Option(envvar="INGEST_HTTP_DELIVERY_TIMEOUT", min=0.5, help="503 after this (s)."),
     ] = 8.0,
+    compression: Annotated[
+        str,
+        typer.Option(
+            envvar="INGEST_HTTP_COMPRESSION",
+            help="Codec of the records published: lz4, zstd, gzip, snappy or none. Every "
+            "consumer of the topic must decode it.",
+        ),
+    ] = "lz4",
+    max_records: Annotated[
+        int,
+        typer.Option(
+            envvar="INGEST_HTTP_MAX_RECORDS",
+            min=1,
+            max=1_000_000,
+            help="Records per request at most (413 above): bounds memory. Kong http-log's "
+            "queue.max_batch_size must stay below it.",
+        ),
+    ] = 1000,
+    max_in_flight_bytes: Annotated[
+        int,
+        typer.Option(
+            envvar="INGEST_HTTP_MAX_IN_FLIGHT_BYTES",
+            min=1024,
+            help="Bytes all requests in progress may hold (bodies, records awaiting Kafka); "
+            "503 above it. At least --max-body-bytes.",
+        ),
+    ] = 64 * 1024 * 1024,
+    allow_no_auth: Annotated[
+        bool,
+        typer.Option(
+            "--allow-no-auth",
+            envvar="INGEST_HTTP_ALLOW_NO_AUTH",
+            help="Serve without credentials on a non-loopback address (something in front "
+            "authenticates). Without it ingest-http refuses to start that way.",
+        ),
+    ] = False,
 ) -> None:
     """Accept Kong http-log batches over HTTP and publish them to the Kong topic (Kong OSS)."""
-    from pipeline.ops.ingest_http import IngestConfig, serve
+    from pipeline.ops.ingest_http import COMPRESSIONS, IngestConfig, IngestConfigError, serve
 
     settings = _settings()
     bootstrap = _require_bootstrap(settings)
+    if compression not in COMPRESSIONS:
+        err.print(f"[bold red]error:[/] --compression must be one of {', '.join(COMPRESSIONS)}")
+        raise typer.Exit(2)
     if (basic_user is None) != (basic_password is None):
         err.print("[bold red]error:[/] Basic auth needs both user and password")
         raise typer.Exit(2)
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    serve(
-        IngestConfig(
-            bootstrap_servers=bootstrap,
-            topic=settings.kong_log_topic,
-            host=host,
-            port=port,
-            token=token or None,
-            basic_user=basic_user,
-            basic_password=basic_password,
-            max_body_bytes=max_body_bytes,
-            max_record_bytes=max_record_bytes,
-            delivery_timeout=delivery_timeout,
-        )
+    config = IngestConfig(
+        bootstrap_servers=bootstrap,
+        topic=settings.kong_log_topic,
+        host=host,
+        port=port,
+        token=token or None,
+        basic_user=basic_user or None,
+        basic_password=basic_password if basic_user else None,
+        max_body_bytes=max_body_bytes,
+        max_record_bytes=max_record_bytes,
+        delivery_timeout=delivery_timeout,
+        compression=compression,
+        max_records=max_records,
+        allow_no_auth=allow_no_auth,
+        max_in_flight_bytes=max_in_flight_bytes,
     )
+    try:
+        serve(config)
+    except IngestConfigError as exc:
+        err.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(2) from None
 
 
 @app.command()

@@ -25,7 +25,7 @@ from pipeline.delivery.deliverer import DeliveryReport
 from pipeline.kafka import bootstrap_servers, publish
 from pipeline.ops.topics import ensure_topics, pipeline_topics
 from pipeline.resources import example_records
-from pipeline.settings import Settings
+from pipeline.settings import Settings, url_without_userinfo
 from pipeline.sinks import Sink, WriteResult, build_sink
 from pipeline.trace import Trace
 
@@ -133,7 +133,15 @@ def run_demo(settings: Settings, repeat: int = 1, timeout: float = 120.0) -> Dem
     return result
 
 
+def sink_name(settings: Settings) -> str:
+    """Where the demo's traces go, for the report: never with credentials in the URL."""
+    if settings.sink_kind == "console":
+        return "console"
+    return url_without_userinfo(str(settings.langfuse_base_url))
+
+
 def print_report(result: DemoResult, console: Console, sink_name: str) -> None:
+    sink_name = url_without_userinfo(sink_name)  # whoever called: no user:password@ printed
     table = Table(title=f"Traces delivered to {sink_name}", show_lines=False)
     for column in (
         "trace id",

@@ -11,7 +11,6 @@ import os
 import re
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
@@ -22,7 +21,21 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
-from pipeline.sinks.routing import LitefuseRoute
+from pipeline.sinks.routing import (
+    LitefuseRoute,
+    check_litefuse_url,
+    is_loopback_host,
+    url_without_userinfo,
+)
+
+__all__ = [
+    "Settings",
+    "SettingsError",
+    "check_litefuse_url",
+    "is_loopback_host",
+    "load_settings",
+    "url_without_userinfo",
+]
 
 CONFIG_FILE_ENV = "KONG_LITEFUSE_CONFIG"
 ENVIRONMENT_PATTERN = re.compile(r"^(?!langfuse)[a-z0-9-_]+$")
@@ -368,14 +381,17 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _insecure_url(self) -> Settings:
-        url = self.langfuse_base_url
-        if url and url.startswith("http://") and not self.langfuse_allow_insecure_http:
-            host = urlsplit(url).hostname or ""
-            if host not in ("localhost", "127.0.0.1", "::1") and not host.startswith("127."):
-                raise ValueError(
-                    "LANGFUSE_BASE_URL uses http:// to a non-loopback host: the keys would "
-                    "travel in clear text; use https:// or set LANGFUSE_ALLOW_INSECURE_HTTP=true"
-                )
+        allow = self.langfuse_allow_insecure_http
+        if self.langfuse_base_url:
+            check_litefuse_url(
+                self.langfuse_base_url, allow_insecure_http=allow, setting="LANGFUSE_BASE_URL"
+            )
+        for index, route in enumerate(self.langfuse_routes):
+            check_litefuse_url(
+                route.base_url,
+                allow_insecure_http=allow,
+                setting=f"langfuse_routes[{index}] ({route.name}) base_url",
+            )
         return self
 
     @model_validator(mode="after")

@@ -61,7 +61,11 @@ def _object(value: Any) -> dict[str, Any]:
 
 
 def _name(value: Any) -> str | None:
-    return None if value in _UNSPECIFIED or not isinstance(value, str) else value
+    """A name Kong wrote, or None. Only a string is a name: any other JSON value (an object, a
+    list) is not one, and must not reach the set lookup (unhashable: a crash per record)."""
+    if not isinstance(value, str) or value in _UNSPECIFIED:
+        return None
+    return value
 
 
 def _usage(usage: dict[str, Any]) -> Usage | None:

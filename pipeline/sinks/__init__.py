@@ -32,6 +32,7 @@ def build_sink(settings: Settings, route: LitefuseRoute | None = None) -> Sink:
         mode=mode,
         timeout=settings.sink_timeout_seconds,
         max_retries=settings.sink_max_retries,
+        backoff_cap=settings.sink_backoff_cap_seconds,
         max_batch_bytes=settings.sink_max_batch_bytes,
         max_event_bytes=settings.sink_max_event_bytes,
         compression=settings.sink_compression,

@@ -1,9 +1,11 @@
 """Deliver batches to Litefuse: OTLP/HTTP protobuf (default) or legacy JSON batch ingestion.
 
-Retries network errors, timeouts, 5xx and 429 with jittered exponential backoff (honouring
-``Retry-After``), splits a batch on 413, resends only the 5xx events of a legacy 207 and
-returns the 4xx ones as rejected. 401/403 raise SinkAuthError at once: nothing to gain by
-hammering a server that refuses our keys.
+What each answer means is decided in one place, :func:`pipeline.sinks.status.classify`: network
+errors, timeouts, 5xx and 429 are retried with jittered exponential backoff (honouring
+``Retry-After``, every wait capped at ``backoff_cap``), 413 splits the batch, a legacy 207
+resends only its 5xx events and returns the 4xx ones as rejected. 401/403 and a wrong URL (a
+redirect, 404) raise SinkAuthError at once: nothing to gain by hammering a server that refuses
+our keys, and redirects are never followed, so the keys never reach another host.
 
 OTLP requests can be gzip-compressed (``SINK_COMPRESSION=gzip``, the worker's default): spans
 carry prompts and completions as JSON text, which shrinks ~6x, so a full batch of 1,000 traces
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 import time
 from collections.abc import Sequence
@@ -30,6 +33,7 @@ except ImportError:  # pragma: no cover - platforms without an isal wheel
     from gzip import compress as _gzip_compress  # type: ignore[assignment]
 
 from pipeline import __version__, metrics
+from pipeline.sinks import status as answers
 from pipeline.sinks.base import Rejected, SinkAuthError, SinkError, WriteResult
 from pipeline.sinks.batching import (
     DEFAULT_MAX_BATCH_BYTES,
@@ -39,13 +43,21 @@ from pipeline.sinks.batching import (
 )
 from pipeline.sinks.legacy import encode_batch, encode_events
 from pipeline.sinks.otlp import encode_request_bytes, encode_spans
+from pipeline.sinks.routing import url_without_userinfo
 from pipeline.trace import Trace
 
 log = logging.getLogger(__name__)
 
 OTLP_PATH = "/api/public/otel/v1/traces"
 LEGACY_PATH = "/api/public/ingestion"
-RETRYABLE = {408, 425, 429, 500, 502, 503, 504}
+
+
+class SinkMisdirectedError(SinkAuthError):
+    """Litefuse's URL is wrong (a redirect, a 404): held like an auth failure until fixed."""
+
+    def __init__(self, message: str, location: str | None = None) -> None:
+        super().__init__(message)
+        self.location = location
 
 
 class _Retry(Exception):
@@ -53,20 +65,6 @@ class _Retry(Exception):
         super().__init__(reason)
         self.reason = reason
         self.delay = delay
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
-
-
-def _snippet(response: httpx.Response) -> str:
-    return response.text[:300].replace("\n", " ")
 
 
 class LitefuseSink:
@@ -111,10 +109,23 @@ class LitefuseSink:
             headers=headers,
             timeout=timeout,
             transport=transport,
+            follow_redirects=False,  # the keys must never go to another host
         )
+        self.base_url = url_without_userinfo(base_url)
 
     def __repr__(self) -> str:  # never show the keys
-        return f"LitefuseSink({self._client.base_url!s}, mode={self.mode})"
+        return f"LitefuseSink({self.base_url}, mode={self.mode})"
+
+    def _backoff(self, attempt: int) -> float:
+        """Jittered exponential backoff, at most ``backoff_cap``."""
+        ceiling = min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
+        return random.uniform(ceiling / 2, ceiling)
+
+    def _wait(self, delay: float) -> float:
+        """Every pause between attempts, whatever asked for it, is within [0, backoff_cap]."""
+        if not math.isfinite(delay) or delay < 0:
+            return self.backoff_cap
+        return min(delay, self.backoff_cap)
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -182,10 +193,7 @@ class LitefuseSink:
                     raise SinkError(
                         f"Litefuse unavailable after {attempt} attempts: {retry.reason}"
                     ) from None
-                delay = retry.delay
-                if delay is None:
-                    ceiling = min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
-                    delay = random.uniform(ceiling / 2, ceiling)
+                delay = self._wait(self._backoff(attempt) if retry.delay is None else retry.delay)
                 log.warning("Litefuse: %s; retry %d in %.2fs", retry.reason, attempt, delay)
                 await asyncio.sleep(delay)
                 continue
@@ -203,7 +211,7 @@ class LitefuseSink:
             attempt += 1
             if attempt > self.max_retries:
                 raise SinkError(f"{len(pending)} events kept failing with 5xx") from None
-            await asyncio.sleep(min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1)))
+            await asyncio.sleep(self._wait(self._backoff(attempt)))
 
     async def _send_once(self, traces: list[Trace], result: WriteResult) -> list[Trace]:
         if self.mode == "otel":
@@ -231,40 +239,44 @@ class LitefuseSink:
         result.requests += 1
         result.bytes_sent += len(body)
         metrics.sink_bytes.labels(self.name).inc(len(body))
-        status = response.status_code
-        if status in (401, 403):
-            metrics.sink_up.set(0)
-            raise SinkAuthError(
-                f"Litefuse answered {status}: check LANGFUSE_PUBLIC_KEY / LANGFUSE_SECRET_KEY "
-                f"and the project's ingestion status ({_snippet(response)})"
-            )
-        if status == 413:
-            raise _TooLarge()
-        if status in RETRYABLE:
-            raise _Retry(f"HTTP {status}", _retry_after(response))
-        if status == 400:
-            hint = ""
-            if "UnsupportedEventTypes" in response.text:
-                hint = (
-                    " — this server does not take traces on the legacy ingestion API; "
-                    "set LANGFUSE_INGESTION=otel"
+        action = answers.classify(response.status_code, response.headers, response.text)
+        match action:
+            case answers.Accepted():
+                result.accepted_ids.extend(t.id for t in traces)
+                return []
+            case answers.Partial():
+                if self.mode == "legacy":
+                    return self._partial(traces, response, result)
+                result.accepted_ids.extend(t.id for t in traces)  # OTLP: 2xx is success
+                return []
+            case answers.Split():
+                raise _TooLarge()
+            case answers.Retry(reason=reason, delay=delay):
+                raise _Retry(reason, delay)
+            case answers.Misdirected(reason=reason, location=location):
+                metrics.sink_up.set(0)
+                raise SinkMisdirectedError(
+                    f"{reason} (LANGFUSE_BASE_URL: {self.base_url})", location
                 )
-            raise SinkError(f"Litefuse rejected the batch (400): {_snippet(response)}{hint}")
-        if status >= 400:
-            raise SinkError(f"Litefuse answered {status}: {_snippet(response)}")
-        if self.mode == "legacy" and status == 207:
-            return self._partial(traces, response, result)
-        result.accepted_ids.extend(t.id for t in traces)
-        return []
+            case answers.AuthFailed(reason=reason):
+                metrics.sink_up.set(0)
+                raise SinkAuthError(reason)
+            case answers.Rejected(reason=reason):
+                metrics.sink_up.set(0)
+                raise SinkError(reason)
+        raise AssertionError(f"unhandled action {action!r}")  # pragma: no cover
 
     @staticmethod
     def _partial(traces: list[Trace], response: httpx.Response, result: WriteResult) -> list[Trace]:
         """Split a 207: 5xx events are retried, 4xx ones rejected with the server's message."""
         try:
-            payload: dict[str, Any] = response.json()
+            payload = response.json()
         except ValueError:
-            result.accepted_ids.extend(t.id for t in traces)
-            return []
+            payload = None
+        if not isinstance(payload, dict):
+            # which events failed is unknown: send them all again (legacy ingestion upserts by
+            # event id, so a resend is harmless), never count them delivered on a guess
+            raise _Retry("HTTP 207 without a readable body")
         by_id = {trace.id: trace for trace in traces}
         retry: dict[str, Trace] = {}
         rejected: dict[str, Rejected] = {}
@@ -273,7 +285,10 @@ class LitefuseSink:
             trace = by_id.get(trace_key)
             if trace is None:
                 continue
-            status = int(error.get("status") or 500)
+            try:
+                status = int(error.get("status") or 500)
+            except (TypeError, ValueError):
+                status = 500
             if status >= 500 or status == 429:
                 retry[trace_key] = trace
             elif trace_key not in rejected:

@@ -1,20 +1,72 @@
 """Route traces to several Litefuse projects (per environment, workspace, service, route, consumer).
 
 Each destination gets its own traces topic, sink agent, batches and de-duplication window, so
-one project's outage holds back only its own traces: the others keep flowing.
+one project's outage holds back only its own traces: the others keep flowing. The URL checks every
+Litefuse URL gets (default and routes) live here too: `check_litefuse_url`.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
 
+import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from pipeline.trace import Trace
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+
+
+_LOOPBACK_V4 = ipaddress.IPv4Network("127.0.0.0/8")
+_LOOPBACK_V6 = ipaddress.IPv6Address("::1")
+
+
+def is_loopback_host(host: str) -> bool:
+    """The literal ``localhost``, an IPv4 address in 127.0.0.0/8 or ``::1``; nothing else.
+
+    Parsed, never matched by prefix: ``127.attacker.example`` is a name anyone can point
+    anywhere. Short or numeric IPv4 forms (``127.1``, ``2130706433``) are not addresses to
+    ``ipaddress`` and so are not loopback here either.
+    """
+    if host.lower() == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv4Address):
+        return address in _LOOPBACK_V4
+    return address == _LOOPBACK_V6
+
+
+def check_litefuse_url(url: str, *, allow_insecure_http: bool, setting: str) -> None:
+    """Refuse ``http://`` to anything but loopback unless LANGFUSE_ALLOW_INSECURE_HTTP is set.
+
+    The one check for every Litefuse URL (LANGFUSE_BASE_URL and each route's ``base_url``):
+    over plain http the project keys travel in clear text. The host is read the way the sink's
+    HTTP client (httpx) reads it, so the check and the connection agree on where it goes.
+    """
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        raise ValueError(f"{setting} is not a valid URL: {exc}") from None
+    if parsed.scheme == "http" and not allow_insecure_http and not is_loopback_host(parsed.host):
+        raise ValueError(
+            f"{setting} uses http:// to a non-loopback host ({parsed.host}): the keys would "
+            "travel in clear text; use https:// or set LANGFUSE_ALLOW_INSECURE_HTTP=true"
+        )
+
+
+def url_without_userinfo(url: str) -> str:
+    """The URL without ``user:password@``, for printing and logging."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
 
 
 def _field(trace: Trace, name: str) -> object:

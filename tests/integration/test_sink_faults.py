@@ -4,16 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import threading
 import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 
 import pytest
+from confluent_kafka import Consumer, TopicPartition
 
+from pipeline import metrics
+from pipeline.bench.worker import WorkerProcess
 from pipeline.delivery.dedup import DedupWindow
 from pipeline.delivery.deliverer import Deliverer
-from pipeline.sinks import LitefuseSink, SinkAuthError, SinkError
+from pipeline.kafka import publish
+from pipeline.settings import load_settings
+from pipeline.sinks import LitefuseSink, SinkAuthError, SinkError, build_sink
 from pipeline.sinks.batching import TRUNCATION_MARKER
-from tests.factories import trace
+from pipeline.sinks.litefuse import SinkMisdirectedError
+from tests.conftest import Names
+from tests.factories import kong_values, trace
 from tests.receiver import PUBLIC_KEY, SECRET_KEY, Canned, LitefuseReceiver
 
 
@@ -36,11 +47,96 @@ class _Table:
 
 def test_retry_after_is_honoured(receiver: LitefuseReceiver) -> None:
     receiver.canned.append(Canned(429, b'{"message":"rate limited"}', {"Retry-After": "1"}))
-    result = asyncio.run(_sink(receiver).write([trace(1), trace(2)]))
+    result = asyncio.run(_sink(receiver, backoff_cap=5.0).write([trace(1), trace(2)]))
     assert result.accepted == 2
     first, second = receiver.requests[0], receiver.requests[1]
     assert first.status == 429 and second.status == 200
     assert second.at - first.at >= 1.0, "retried before Retry-After passed"
+
+
+def _far_future() -> str:
+    return format_datetime(datetime.now(UTC) + timedelta(days=3650), usegmt=True)
+
+
+@pytest.mark.parametrize(
+    "retry_after", ["inf", "1e9", "nan", "-5", "1000000000", "far-future-date"]
+)
+def test_a_huge_or_invalid_retry_after_waits_at_most_the_backoff_cap(
+    receiver: LitefuseReceiver, retry_after: str
+) -> None:
+    value = _far_future() if retry_after == "far-future-date" else retry_after
+    receiver.canned.append(Canned(429, b'{"message":"slow down"}', {"Retry-After": value}))
+    sink = _sink(receiver, backoff_cap=0.3)
+    result = asyncio.run(asyncio.wait_for(sink.write([trace(1)]), timeout=20))
+    assert result.accepted == 1
+    first, second = receiver.requests[0], receiver.requests[1]
+    assert (first.status, second.status) == (429, 200)
+    assert second.at - first.at < 0.3 + 0.5, f"waited {second.at - first.at:.1f}s"
+
+
+def test_the_sink_gets_its_cap_from_sink_backoff_cap_seconds(
+    receiver: LitefuseReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in {
+        "LANGFUSE_BASE_URL": receiver.base_url,
+        "LANGFUSE_PUBLIC_KEY": PUBLIC_KEY,
+        "LANGFUSE_SECRET_KEY": SECRET_KEY,
+        "SINK_BACKOFF_CAP_SECONDS": "0.4",
+        "KONG_LITEFUSE_CONFIG": "",
+    }.items():
+        monkeypatch.setenv(name, value)
+    sink = build_sink(load_settings())
+    assert isinstance(sink, LitefuseSink) and sink.backoff_cap == 0.4
+    receiver.canned.append(Canned(503, b"", {"Retry-After": "1000000000"}))
+    result = asyncio.run(asyncio.wait_for(sink.write([trace(1)]), timeout=20))
+    assert result.accepted == 1
+    assert receiver.requests[1].at - receiver.requests[0].at < 0.4 + 0.5
+
+
+def _counted(sink: LitefuseSink) -> float:
+    return metrics.sink_events.labels(sink.name)._value.get()
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_a_redirect_is_not_delivered_not_followed_and_names_the_setting(
+    receiver: LitefuseReceiver, status: int
+) -> None:
+    with LitefuseReceiver() as elsewhere:  # where the redirect points: must get nothing
+        location = f"{elsewhere.base_url}/api/public/otel/v1/traces"
+        receiver.canned.append(Canned(status, b"", {"Location": location}))
+        sink = _sink(receiver)
+        before = _counted(sink)
+        with pytest.raises(SinkMisdirectedError) as info:
+            asyncio.run(sink.write([trace(1), trace(2)]))
+        assert info.value.result.accepted == 0
+        assert isinstance(info.value, SinkAuthError)  # held like an auth failure
+        assert "LANGFUSE_BASE_URL" in str(info.value) and location in str(info.value)
+        assert info.value.location == location
+        assert len(receiver.requests) == 1, "retried in a loop"
+        assert elsewhere.requests == [], "the redirect was followed: the keys went elsewhere"
+        assert receiver.trace_ids() == [] and elsewhere.trace_ids() == []
+        assert _counted(sink) == before
+        assert metrics.sink_up._value.get() == 0
+
+
+def test_the_sink_never_shows_credentials_of_its_url(receiver: LitefuseReceiver) -> None:
+    url = f"http://url-user:url-password@127.0.0.1:{receiver.port}"
+    receiver.canned.append(Canned(308, b"", {"Location": "https://elsewhere.example/"}))
+    sink = LitefuseSink(url, PUBLIC_KEY, SECRET_KEY, backoff_base=0.01)
+    with pytest.raises(SinkMisdirectedError) as info:
+        asyncio.run(sink.write([trace(1)]))
+    for shown in (repr(sink), str(info.value)):
+        assert "url-password" not in shown and "url-user" not in shown
+        assert f"127.0.0.1:{receiver.port}" in shown
+
+
+def test_a_legacy_207_without_a_readable_body_is_resent_not_counted(
+    receiver: LitefuseReceiver,
+) -> None:
+    receiver.canned.append(Canned(207, b"<html>proxy says hi</html>"))
+    result = asyncio.run(_sink(receiver, mode="legacy").write([trace(1)]))
+    assert [r.status for r in receiver.requests] == [207, 207]  # then the normal answer
+    assert result.accepted == 1 and receiver.trace_ids() == [trace(1).id]
 
 
 def test_503_burst_then_success(receiver: LitefuseReceiver) -> None:
@@ -211,3 +307,80 @@ def test_window_rebuilds_after_recovery_and_reads_old_entries() -> None:
     table.data["batch:y:1"] = [110.0, 2, ["d" * 32]]  # recovery adds more behind our back
     assert window.seen("d" * 32, now=120.0)
     assert not window.seen("e" * 32, now=120.0)
+
+
+def _committed(bootstrap: str, group: str, topic: str) -> dict[int, int]:
+    """The group's committed offset per partition of ``topic`` (-1001: nothing committed), read
+    with a consumer of the same group that neither joins nor commits."""
+    reader = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+    try:
+        found = reader.committed([TopicPartition(topic, p) for p in range(4)], timeout=10)
+    finally:
+        reader.close()
+    return {tp.partition: tp.offset for tp in found}
+
+
+def _all_committed(offsets: dict[int, int], count: int) -> bool:
+    """Every record of a 4-partition topic holding ``count`` records is committed (the sum of
+    the offsets: the embedded broker's high watermarks are imprecise, see the README)."""
+    return all(o >= 0 for o in offsets.values()) and sum(offsets.values()) == count
+
+
+def _until(condition: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return condition()
+
+
+@pytest.mark.integration
+def test_a_worker_redirected_by_litefuse_delivers_nothing_and_commits_nothing(
+    kafka_bootstrap: str,
+    names: Names,
+    receiver: LitefuseReceiver,
+    worker_env: dict[str, str],
+    start_worker: Callable[..., WorkerProcess],
+) -> None:
+    with LitefuseReceiver() as elsewhere:
+        location = f"{elsewhere.base_url}/api/public/otel/v1/traces"
+        receiver.canned.extend(Canned(307, b"", {"Location": location}) for _ in range(10_000))
+        worker = start_worker({**worker_env, "SINK_BACKOFF_CAP_SECONDS": "1"})
+        worker.wait_ready()
+        count = 40
+        publish(kafka_bootstrap, names.kong, kong_values(count))
+
+        # the enrich side works and commits: every Kong record traced, its offsets committed
+        assert _until(
+            lambda: _all_committed(_committed(kafka_bootstrap, names.group, names.kong), count), 60
+        ), (_committed(kafka_bootstrap, names.group, names.kong), worker.log()[-2000:])
+        # ...and Litefuse has been asked (and redirected) several times since
+        assert _until(lambda: len(receiver.requests) >= 3, 60), worker.log()[-2000:]
+
+        assert all(r.status == 307 for r in receiver.requests)
+        assert receiver.trace_ids() == []
+        assert elsewhere.requests == [], "the redirect was followed: the keys went elsewhere"
+        text = worker.metrics()
+        assert "kong_litefuse_sink_up 0.0" in text
+        assert not re.search(r"kong_litefuse_sink_traces_total\{[^}]*\} [1-9]", text), text
+        # nothing of the traces topic is committed: the held batch is not acknowledged
+        held = _committed(kafka_bootstrap, names.group, names.traces)
+        assert all(offset < 0 for offset in held.values()), held
+        errors = [
+            line
+            for line in worker.log().splitlines()
+            if '"level":"ERROR"' in line and "LANGFUSE_BASE_URL" in line and location in line
+        ]
+        assert errors, worker.log()[-3000:]
+
+        # the URL fixed (the server stops redirecting): the held traces go through, once each
+        receiver.canned.clear()
+        assert _until(lambda: len(set(receiver.trace_ids())) >= count, 60), worker.log()[-2000:]
+        ids = receiver.trace_ids()
+        assert len(ids) == len(set(ids)) == count
+        assert _until(
+            lambda: _all_committed(_committed(kafka_bootstrap, names.group, names.traces), count),
+            60,
+        ), _committed(kafka_bootstrap, names.group, names.traces)
+        assert elsewhere.requests == []

@@ -11,7 +11,13 @@ from pathlib import Path
 import pytest
 
 from pipeline.kafka import client_config
-from pipeline.settings import SettingsError, load_settings
+from pipeline.settings import (
+    SettingsError,
+    check_litefuse_url,
+    is_loopback_host,
+    load_settings,
+    url_without_userinfo,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -23,6 +29,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         "LANGFUSE_SECRET_KEY",
         "KONG_LITEFUSE_CONFIG",
         "LANGFUSE_ENVIRONMENT",
+        "LANGFUSE_ALLOW_INSECURE_HTTP",
     ):
         monkeypatch.delenv(name, raising=False)
 
@@ -87,6 +94,122 @@ def test_plain_http_to_a_remote_host_is_refused(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("LANGFUSE_ALLOW_INSECURE_HTTP", "false")
     monkeypatch.setenv("LANGFUSE_BASE_URL", "http://127.0.0.1:3000")
     assert load_settings().langfuse_base_url == "http://127.0.0.1:3000"
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("localhost", True),
+        ("LOCALHOST", True),
+        ("127.0.0.1", True),
+        ("127.255.255.254", True),
+        ("127.12.0.3", True),
+        ("::1", True),
+        ("0:0:0:0:0:0:0:1", True),  # ::1 written out
+        ("127.attacker.example", False),  # what startswith("127.") let through
+        ("127.0.0.1.nip.io", False),
+        ("localhost.attacker.example", False),
+        ("localhost.", False),
+        ("128.0.0.1", False),
+        ("126.255.255.255", False),
+        ("127.1", False),  # not an address to ipaddress: refused rather than guessed
+        ("2130706433", False),
+        ("::ffff:127.0.0.1", False),
+        ("::2", False),
+        ("0.0.0.0", False),
+        ("10.0.0.1", False),
+        ("litefuse.example.com", False),
+        ("", False),
+    ],
+)
+def test_loopback_is_parsed_not_matched_by_prefix(host: str, loopback: bool) -> None:
+    assert is_loopback_host(host) is loopback
+
+
+@pytest.mark.parametrize(
+    ("url", "allowed"),
+    [
+        ("http://127.0.0.1:3000", True),
+        ("http://localhost:3000", True),
+        ("http://[::1]:3000", True),
+        ("https://litefuse.example.com", True),
+        ("https://127.attacker.example", True),  # https is fine anywhere
+        ("http://127.attacker.example", False),
+        ("http://127.0.0.1@attacker.example", False),  # userinfo, then the real host
+        ("http://[::ffff:127.0.0.1]:3000", False),
+        ("http://litefuse.example.com", False),
+    ],
+)
+def test_every_litefuse_url_gets_the_same_check(url: str, allowed: bool) -> None:
+    if allowed:
+        check_litefuse_url(url, allow_insecure_http=False, setting="X")
+    else:
+        with pytest.raises(ValueError, match="LANGFUSE_ALLOW_INSECURE_HTTP"):
+            check_litefuse_url(url, allow_insecure_http=False, setting="X")
+    check_litefuse_url(url, allow_insecure_http=True, setting="X")  # the explicit opt-in
+
+
+def test_plain_http_to_a_host_named_like_loopback_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LANGFUSE_BASE_URL", "http://127.attacker.example")
+    monkeypatch.setenv("LANGFUSE_PUBLIC_KEY", "pk-lf-1")
+    monkeypatch.setenv("LANGFUSE_SECRET_KEY", "sk-lf-1")
+    with pytest.raises(SettingsError, match=r"LANGFUSE_BASE_URL.*127\.attacker\.example"):
+        load_settings()
+
+
+def test_plain_http_in_a_route_is_refused_like_the_base_url(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "langfuse_routes:\n"
+        "  - name: dev\n"
+        "    match: {environment: development}\n"
+        "    base_url: http://litefuse.dev.example.com\n"
+        "    public_key: pk-lf-dev\n"
+        "    secret_key: sk-lf-dev\n"
+        "  - name: local\n"
+        "    match: {environment: local}\n"
+        "    base_url: http://[::1]:3000\n"
+        "    public_key: pk-lf-local\n"
+        "    secret_key: sk-lf-local\n"
+    )
+    monkeypatch.setenv("KONG_LITEFUSE_CONFIG", str(config))
+    with pytest.raises(SettingsError, match=r"langfuse_routes\[0\] \(dev\) base_url uses http://"):
+        load_settings()
+    monkeypatch.setenv("LANGFUSE_ALLOW_INSECURE_HTTP", "true")
+    routes = load_settings().langfuse_routes
+    assert [r.base_url for r in routes] == ["http://litefuse.dev.example.com", "http://[::1]:3000"]
+
+
+def test_a_url_is_printed_without_its_credentials() -> None:
+    assert url_without_userinfo("https://user:pass@litefuse.example.com/x") == (
+        "https://litefuse.example.com/x"
+    )
+    assert url_without_userinfo("https://u:p@ss@litefuse.example.com") == (
+        "https://litefuse.example.com"
+    )
+    assert url_without_userinfo("https://litefuse.example.com") == "https://litefuse.example.com"
+
+
+def test_the_demo_prints_the_litefuse_url_without_its_credentials(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from rich.console import Console
+
+    from pipeline.demo import DemoResult, print_report, sink_name
+
+    monkeypatch.setenv("LANGFUSE_BASE_URL", "https://demo-user:demo-pass@litefuse.example.com")
+    monkeypatch.setenv("LANGFUSE_PUBLIC_KEY", "pk-lf-1")
+    monkeypatch.setenv("LANGFUSE_SECRET_KEY", "sk-lf-1")
+    settings = load_settings()
+    console = Console(record=True, width=200)
+    print_report(DemoResult(), console, sink_name(settings))  # what `kong-litefuse demo` does
+    printed = console.export_text()
+    assert "Traces delivered to https://litefuse.example.com" in printed
+    assert "demo-user" not in printed and "demo-pass" not in printed
 
 
 def test_config_file_with_routes_and_env_precedence(

@@ -206,3 +206,37 @@ def test_cli_exit_status(tmp_path: Path) -> None:
     assert failed.returncode == 1
     assert len(failed.stdout.splitlines()) == 2  # the good record was still transformed
     assert "line 2: not JSON" in failed.stderr
+
+
+def test_an_ai_block_whose_names_are_objects_is_traced_not_a_crash(tmp_path: Path) -> None:
+    # Kong's ai block with provider_name (and a model) as JSON objects: the worker dead-lettered
+    # such a record as an internal error, and `transform` died with a traceback on it
+    record = orjson.loads((EXAMPLES / "01-openai-chat.json").read_bytes())
+    record["ai"] = {
+        "proxy": {
+            "meta": {"provider_name": {"name": "openai"}, "request_model": ["gpt-4o"]},
+            "usage": {"prompt_tokens": 3, "completion_tokens": 4},
+        }
+    }
+    path = tmp_path / "odd-ai-block.json"
+    path.write_bytes(orjson.dumps(record))
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "transform", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    events = [orjson.loads(line) for line in done.stdout.splitlines()]
+    generation = next(e for e in events if e["type"] == "generation-create")
+    assert generation["body"]["model"] == "gpt-4o-mini-2024-07-18"  # from the response
+
+    # the worker's stage: a trace, not a dead letter
+    from pipeline.enrich.options import EnrichOptions
+    from pipeline.enrich.stage import KafkaValue, StageConfig, Traced, run_stage
+
+    config = StageConfig(options=EnrichOptions(), traces_topic="t")
+    (outcome,) = run_stage([KafkaValue(orjson.dumps(record), "kong", 0, 0)], config)
+    assert isinstance(outcome, Traced), outcome
