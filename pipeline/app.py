@@ -95,6 +95,7 @@ def create_app(
         key_serializer="raw",
         value_serializer="raw",
         store="memory://",
+        stream_wait_empty=False,  # PipelineApp waits for the batches in hand, bounded
         web_enabled=True,
         web_bind=settings.worker_web_host,
         web_host=settings.worker_web_host,
@@ -368,6 +369,7 @@ def create_app(
         topic = traces_topics[route_topic(settings.traces_topic, route)]
         app.agent(topic, name="sink" if route is None else f"sink-{name}")(sink_agent)
 
+    app.sink_holding = lambda: any(d.holding for d in deliverers)
     add_sink_agent(None, sink or build_sink(settings))
     for route in routes:
         add_sink_agent(route, build_sink(settings, route))

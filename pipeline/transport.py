@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
@@ -104,11 +105,22 @@ class RecordBatch(ConsumerMessage):
         return int(self.records[0].offset)
 
 
+#: Longest a stopping worker lets the batches in hand settle (a sink holding for an outage gets
+#: none): Kubernetes' default grace period is 30 s, and SIGTERM must end a worker well inside it.
+SHUTDOWN_DRAIN_SECONDS = 8.0
+
+
+def _never() -> bool:
+    return False
+
+
 class PipelineApp(faust.App):
     """A faust App that knows which topics its agents read as record batches."""
 
     batch_topics: frozenset[str] = frozenset()
     batch_max_records: int = 500
+    #: Whether a sink holds batches for a Litefuse it cannot reach (set by ``create_app``).
+    sink_holding: Callable[[], bool] = staticmethod(_never)
     #: How long the broker may hold a fetch waiting for data. faust hard-codes 1,500 ms, and
     #: the embedded broker holds an empty fetch that long even when records arrive meanwhile:
     #: with two hops that alone was ~2-3 s of latency at low rates.
@@ -118,6 +130,35 @@ class PipelineApp(faust.App):
         """Create nothing: the app keeps its tables in memory (``store="memory://"``), yet
         faust would make ``<app id>-data/`` in the working directory at every start, so each
         demo, benchmark or test worker left one behind."""
+
+    async def _consumer_wait_empty(self, consumer: Any, logger: Any) -> None:
+        """faust's wait for every event in hand to be acknowledged, bounded.
+
+        faust waits until each is acknowledged, however long (and its wait ignores being
+        cancelled): a batch a sink holds for an unreachable Litefuse never is, so SIGTERM did
+        nothing until Litefuse answered. The batches in hand get SHUTDOWN_DRAIN_SECONDS, none
+        while a sink holds; what is left stays unacknowledged (uncommitted), and the partitions'
+        next owner delivers it. (The app sets faust's stream_wait_empty off: the consumer's own
+        stop would wait again, unbounded.)
+        """
+        in_hand = getattr(consumer, "_unacked_messages", ())  # faust's; unknown: nothing to wait
+        deadline = time.monotonic() + SHUTDOWN_DRAIN_SECONDS
+        while any(not message.acked for message in list(in_hand)):
+            if self.sink_holding() or time.monotonic() >= deadline:
+                break
+            await asyncio.sleep(0.1)
+        left: dict[str, int] = {}
+        for message in list(in_hand):
+            if not message.acked:
+                records = getattr(message, "records", None)
+                left[message.topic] = left.get(message.topic, 0) + len(records or [message])
+        if left:
+            logger.warning(
+                "stopping with records not acknowledged, left for the next owner of their "
+                "partitions: %s",
+                ", ".join(f"{count} on {topic}" for topic, count in sorted(left.items())),
+            )
+        await consumer.commit_and_end_transactions()
 
 
 class _ConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):
