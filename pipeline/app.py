@@ -29,6 +29,7 @@ from pipeline.delivery.deadletter import (
 )
 from pipeline.delivery.dedup import DedupWindow
 from pipeline.delivery.deliverer import Deliverer, DeliveryReport
+from pipeline.delivery.liveness import Liveness
 from pipeline.delivery.stalls import PartitionState, StallDetector
 from pipeline.enrich.pool import EnrichPool, Pending
 from pipeline.enrich.stage import (
@@ -51,6 +52,8 @@ from pipeline.transport import PipelineApp, RecordBatch
 log = logging.getLogger("pipeline")
 
 DEDUP_TABLE = "delivered"
+PARTITION_WATCH_INTERVAL_S = 5.0
+"""How often lag is measured, stalled partitions re-read and liveness fed."""
 
 
 def faust_broker_url(bootstrap_servers: str) -> str:
@@ -385,9 +388,10 @@ def create_app(
         metrics.dedup_entries.set(sum(len(w) for w in windows))
 
     stalls = StallDetector(settings.partition_stall_seconds)
+    liveness = Liveness(settings.liveness_stall_seconds, PARTITION_WATCH_INTERVAL_S)
     watched = {settings.kong_log_topic, *traces_topics}
 
-    @app.timer(interval=5.0)  # type: ignore[untyped-decorator]
+    @app.timer(interval=PARTITION_WATCH_INTERVAL_S)  # type: ignore[untyped-decorator]
     async def watch_partitions() -> None:
         """Consumer lag per partition, and re-reading partitions stuck behind a fetch gap."""
         # faust crashes the whole worker when a timer raises: a watchdog must never do that.
@@ -422,6 +426,7 @@ def create_app(
             key = (tp.topic, tp.partition)
             states.append(PartitionState(key, position, fetched.get(tp), highwater))
         holding = any(d.holding for d in deliverers)
+        liveness.observe(states, holding, time.monotonic())
         for state in stalls.stalled(states, time.monotonic(), holding):
             topic, partition = state.key
             tp = TP(topic, partition)
@@ -461,7 +466,13 @@ def create_app(
 
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:
-        return web.json({"status": "ok"})
+        """Liveness: 503 (restart me) when the worker stopped making progress."""
+        health = liveness.health(time.monotonic())
+        metrics.worker_live.set(int(health.alive))
+        if health.alive:
+            return web.json({"status": "ok"})
+        log.error("liveness: %s; answering /healthz with 503", health.reason)
+        return web.json({"status": "stalled", "reason": health.reason}, status=503)
 
     @app.page("/readyz")
     async def readyz(web: Any, request: Any) -> Any:

@@ -71,6 +71,11 @@ dedup_entries = Gauge(
     "Trace ids held in this worker's de-duplication window.",
     registry=REGISTRY,
 )
+worker_live = Gauge(
+    "kong_litefuse_worker_live",
+    "1 while /healthz says the worker makes progress, 0 once it says it stalled.",
+    registry=REGISTRY,
+)
 sink_up = Gauge("kong_litefuse_sink_up", "1 while the last delivery succeeded.", registry=REGISTRY)
 
 

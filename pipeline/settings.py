@@ -205,6 +205,13 @@ class Settings(BaseSettings):
         description="Re-read a partition whose committed offset has not moved for this long "
         "although all its records were fetched (0: never).",
     )
+    liveness_stall_seconds: float = Field(
+        default=180.0,
+        ge=0,
+        description="/healthz answers 503 (restart me) when the worker owns partitions with lag "
+        "whose committed offsets have not moved for this long while no sink holds for a "
+        "Litefuse outage (0: never).",
+    )
     stream_buffer_maxsize: int = Field(
         default=1000,
         ge=10,

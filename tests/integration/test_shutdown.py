@@ -6,11 +6,15 @@ stops once Litefuse answers again turns each rollout during an outage into a SIG
 
 from __future__ import annotations
 
+import os
 import signal
 import time
+from typing import Any
 
+import httpx
 import pytest
 
+from pipeline.bench.e2e import descendants
 from pipeline.broker import free_port
 from pipeline.kafka import publish
 from tests.conftest import Names, acknowledged_but_not_delivered, wait_until
@@ -77,3 +81,37 @@ def test_a_stop_while_idle_is_prompt(
     assert worker.stop(signal.SIGTERM, timeout=60) == 0
     assert time.monotonic() - started <= STOP_SECONDS
     assert "Traceback" not in worker.log()
+
+
+def _healthz(worker: Any) -> int:
+    return int(httpx.get(f"http://127.0.0.1:{worker.port}/healthz", timeout=5).status_code)
+
+
+def test_a_wedged_worker_turns_healthz_to_503(
+    kafka_bootstrap: str,
+    names: Names,
+    receiver: LitefuseReceiver,
+    worker_env: dict[str, str],
+    start_worker,
+) -> None:
+    """A helper process that hangs (SIGSTOP: alive, never answering) wedges the enrich agent
+    with records left to read: the worker still answers HTTP, but /healthz says 503, so
+    Kubernetes restarts it. Litefuse is up: this is no outage."""
+    env = {**worker_env, "ENRICH_PROCESSES": "1", "LIVENESS_STALL_SECONDS": "20"}
+    worker = start_worker(env)
+    worker.wait_ready()
+    publish(kafka_bootstrap, names.kong, kong_values(50))
+    assert wait_until(lambda: len(receiver.trace_ids()) >= 50, 60), worker.log()[-3000:]
+    assert _healthz(worker) == 200
+    helpers = descendants(worker.pid)
+    assert helpers
+    for pid in helpers:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        publish(kafka_bootstrap, names.kong, kong_values(50, start=50))
+        assert wait_until(lambda: _healthz(worker) == 503, 90), worker.log()[-3000:]
+        assert "liveness: no committed offset moved" in worker.log()
+        assert "kong_litefuse_worker_live 0.0" in worker.metrics()
+    finally:
+        for pid in helpers:
+            os.kill(pid, signal.SIGCONT)
