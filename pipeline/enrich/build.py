@@ -497,8 +497,6 @@ def _build_trace(
             trace_name,
             operation,
         )
-    elif joined == "observation":
-        release = None  # the gateway's own release would overwrite the app's
     # No prompt where the parser looks (a malformed request, Kong 3.9+ logging the body it sent
     # upstream in the provider's format): the request body itself, rather than no input.
     prompt = call.input if call.input is not None else request_body
