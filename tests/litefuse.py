@@ -1044,11 +1044,19 @@ def rows_for(traces: list[Any], mode: str = "otel") -> LitefuseView:
 
 
 def shown(view: LitefuseView, trace_id: str) -> dict[str, Any]:
-    """What a user sees of one trace: its row and its generation's, the UI's figures included."""
-    trace = view.trace(trace_id)
+    """What a user sees of one trace: its row and its generation's, the UI's figures included.
+
+    A request that joined a caller's trace in observation mode writes no trace row of its own
+    over OTLP (the app's root span does): its trace is None here.
+    """
+    rows = [row for row in view.traces() if row.id == trace_id]
+    assert len(rows) <= 1, f"{len(rows)} trace rows for {trace_id}"
+    trace = rows[0] if rows else None
     generation = view.generation(trace_id)
     return {
-        "trace": {
+        "trace": None
+        if trace is None
+        else {
             "name": trace.name,
             "user_id": trace.user_id,
             "session_id": trace.session_id,

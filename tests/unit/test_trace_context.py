@@ -654,3 +654,21 @@ def test_observation_mode_sends_only_the_apps_own_release() -> None:
     assert said.release == "app-3.4"
     own = traced(kong_record(32), released)
     assert own.release == "gateway-1.2"
+
+
+def test_the_bundled_agent_run_is_one_trace() -> None:
+    """schemas/examples/10 and 11: two calls of one agent run, sharing its traceparent."""
+    calls = []
+    for name in ("10-agent-call-1.json", "11-agent-call-2.json"):
+        value = (EXAMPLES / name).read_bytes()
+        calls.append(traced(parse_records(value)[0]))
+    first, second = calls
+    assert first.id == second.id and first.key != second.key
+    assert first.parent_span_id != second.parent_span_id  # each call under its own app span
+    view = LitefuseView()
+    view.add_otlp(encode_request_bytes(calls))
+    assert view.traces() == []  # the app's root span writes the trace's row, not the gateway
+    generations = [row for row in view.observations_of(first.id) if row.type == "GENERATION"]
+    assert len(generations) == 2
+    assert {(g.prompt_name, g.prompt_version) for g in generations} == {("order-agent/system", 4)}
+    assert [call["name"] for call in generations[0].tool_calls] == ["lookup_order"]
