@@ -85,12 +85,17 @@ class Found:
 
 
 def scan(headers: dict[str, HeaderValue] | None, body: dict[str, Any] | None) -> Found | None:
-    """The caller's names this record holds, or None: one intersection of each."""
-    named = headers.keys() & CALLER_HEADERS if headers else None
+    """The caller's names this record holds, or None: for a record without any, a hash look-up
+    per header name and body metadata key (~0.3 µs), nothing else."""
     metadata = body.get("metadata") if body else None
-    keys = metadata.keys() & CALLER_KEYS if type(metadata) is dict and metadata else None
-    if not named and not keys:
+    if type(metadata) is not dict:
+        metadata = None
+    if (not headers or CALLER_HEADERS.isdisjoint(headers)) and (
+        not metadata or CALLER_KEYS.isdisjoint(metadata)
+    ):
         return None
+    named = headers.keys() & CALLER_HEADERS if headers else None
+    keys = metadata.keys() & CALLER_KEYS if metadata else None
     found_metadata: dict[str, Any] = metadata if keys and type(metadata) is dict else {}
     return Found(frozenset(named or ()), frozenset(keys or ()), found_metadata)
 
