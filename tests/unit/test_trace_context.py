@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -42,6 +43,7 @@ from pipeline.kong import parse_records
 from pipeline.kong.record import KongRecord
 from pipeline.sinks.base import WriteResult
 from pipeline.sinks.legacy import encode_batch
+from pipeline.sinks.litefuse import LitefuseSink
 from pipeline.sinks.otlp import encode_request_bytes
 from pipeline.trace import Trace
 from tests.conftest import EXAMPLES
@@ -672,3 +674,31 @@ def test_the_bundled_agent_run_is_one_trace() -> None:
     assert len(generations) == 2
     assert {(g.prompt_name, g.prompt_version) for g in generations} == {("order-agent/system", 4)}
     assert [call["name"] for call in generations[0].tool_calls] == ["lookup_order"]
+
+
+def test_a_legacy_207_settles_each_joined_call_on_its_own() -> None:
+    """Two calls in one trace: Langfuse refuses one call's generation; only that call is
+    rejected (the 207's event ids name the call, not just the trace)."""
+    calls = [traced(kong_record(i, {"traceparent": TRACEPARENT})) for i in (33, 34)]
+    refused = f"{calls[0].key}-{calls[0].generation.id}"
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        batch = orjson.loads(request.content)["batch"]
+        return httpx.Response(
+            207,
+            json={
+                "successes": [{"id": e["id"], "status": 201} for e in batch if e["id"] != refused],
+                "errors": [{"id": refused, "status": 400, "message": "invalid generation"}],
+            },
+        )
+
+    sink = LitefuseSink(
+        "http://127.0.0.1:9",
+        "pk-lf-x",
+        "sk-lf-x",
+        mode="legacy",
+        transport=httpx.MockTransport(answer),
+    )
+    result = asyncio.run(sink.write(calls))
+    assert result.accepted_ids == [calls[1].key]
+    assert [r.trace.key for r in result.rejected] == [calls[0].key]
