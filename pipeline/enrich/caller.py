@@ -273,8 +273,9 @@ def read_link(headers: dict[str, HeaderValue], found: Found | None) -> tuple[Lin
         invalid = invalid or w3c is None
     trace = trace_hex(given) if given is not None else None
     if trace is None:
-        if given is not None:  # all zeros
-            invalid = True
+        if given is not None:  # all zeros: as if not given
+            invalid, existing = True, False
+            used.difference_update(("existing_trace_id", "trace_id"))
         if w3c is None:
             return None, INVALID if invalid or given_parent is not None else ABSENT
         trace = given = w3c.trace_id

@@ -702,3 +702,12 @@ def test_a_legacy_207_settles_each_joined_call_on_its_own() -> None:
     result = asyncio.run(sink.write(calls))
     assert result.accepted_ids == [calls[1].key]
     assert [r.trace.key for r in result.rejected] == [calls[0].key]
+
+
+def test_an_all_zero_existing_trace_id_is_as_if_not_given() -> None:
+    full = build_options(provider_plugins=False, trace_join_mode="full")
+    record = kong_record(35, {"traceparent": TRACEPARENT}, {"existing_trace_id": "0" * 32})
+    joined = traced(record, full)
+    assert (joined.id, joined.parent_span_id, joined.joined) == (APP_TRACE, APP_CALL, "full")
+    assert "trace_context" not in joined.metadata  # the next source joined: counted joined
+    assert "existing_trace_id" in orjson.loads(orjson.dumps(joined.metadata["request_metadata"]))
