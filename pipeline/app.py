@@ -67,6 +67,7 @@ def count_trace(traced: Traced) -> None:
     provider = metrics.provider_label(traced.provider)
     model = metrics.model_label(traced.model)
     metrics.traces_published.labels(provider).inc()
+    metrics.count_trace_context(traced.trace_context)
     for kind, value in (("input", traced.input_tokens), ("output", traced.output_tokens)):
         if value:
             metrics.tokens.labels(provider, model, kind).inc(value)
@@ -218,6 +219,7 @@ def create_app(
             return (outcome.topic, outcome.key, outcome.value, None)
         if isinstance(outcome, Dropped):
             metrics.records_skipped.labels(outcome.reason).inc()
+            metrics.count_trace_context(outcome.trace_context)
             return None
         message = batch.records[outcome.message]
         if outcome.error:

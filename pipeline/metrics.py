@@ -26,6 +26,24 @@ records_skipped = Counter(
     ["reason"],
     registry=REGISTRY,
 )
+trace_context = Counter(
+    "kong_litefuse_trace_context",
+    "AI records by how the caller's trace context was read: joined (a traceparent, "
+    "x-langfuse-trace-id or body metadata id put the call in the caller's trace), invalid "
+    "(given but unusable: malformed, all-zero or credential-like; the call got a trace of its "
+    "own or the next source's), absent. Not counted with TRACE_CONTEXT=ignore.",
+    ["result"],
+    registry=REGISTRY,
+)
+TRACE_CONTEXT_RESULTS = frozenset({"joined", "invalid", "absent"})
+
+
+def count_trace_context(result: str | None) -> None:
+    """Count one AI record's trace-context result (None: not read)."""
+    if result is not None:
+        trace_context.labels(result if result in TRACE_CONTEXT_RESULTS else "invalid").inc()
+
+
 dead_letters = Counter(
     "kong_litefuse_dead_letters",
     "Records or traces sent to a dead-letter topic.",

@@ -281,6 +281,18 @@ class Settings(BaseSettings):
         default=False,
         description="Honour x-langfuse-environment / body metadata.environment per request.",
     )
+    trace_context: Literal["join", "ignore"] = Field(
+        default="join",
+        description="join: a request carrying a W3C traceparent, x-langfuse-trace-id or body "
+        "metadata trace_id / existing_trace_id joins that trace as a child of the caller's "
+        "span; ignore: every Kong request is a trace of its own.",
+    )
+    trace_join_mode: Literal["observation", "full"] = Field(
+        default="observation",
+        description="observation: a joining request sends observation-level data only (the "
+        "app's trace name, input, output and metadata stay as the app set them); full: also "
+        "the trace's name, input, output and metadata.",
+    )
 
     @field_validator("sample_rates")
     @classmethod

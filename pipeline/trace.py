@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 Level = Literal["DEBUG", "DEFAULT", "WARNING", "ERROR"]
 ObservationType = Literal["generation", "embedding"]
+JoinMode = Literal["observation", "full"]
 Scalar = str | int | float | bool | None
 
 
@@ -141,6 +142,10 @@ class Generation(BaseModel):
     level: Level = "DEFAULT"
     status_message: str | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
+    prompt_name: str | None = Field(
+        default=None, description="Litefuse prompt this generation used (with prompt_version)."
+    )
+    prompt_version: int | None = Field(default=None, ge=1, le=2**31 - 1)
 
 
 class SourceRef(BaseModel):
@@ -155,8 +160,38 @@ class SourceRef(BaseModel):
 class Trace(BaseModel):
     """One AI request through Kong."""
 
-    id: str = Field(description="32 hex chars, deterministic (the OTLP trace id).")
-    span_id: str = Field(description="16 hex chars: the root span (the Kong request).")
+    id: str = Field(
+        description="32 hex chars (the OTLP trace id): deterministic from Kong's request, or "
+        "the caller's trace when the request joined one."
+    )
+    span_id: str = Field(
+        description="16 hex chars: the Kong request's span, deterministic from Kong's request."
+    )
+    parent_span_id: str | None = Field(
+        default=None,
+        description="16 hex chars: the caller's span the Kong request's span is a child of. "
+        "None: the request span is the trace's root, or (joined in observation mode) a trace "
+        "id came without a parent.",
+    )
+    joined: JoinMode | None = Field(
+        default=None,
+        description="How the request joined a caller's trace: observation (observation-level "
+        "data only: the trace's name, input, output and metadata stay the app's) or full. "
+        "None: the trace is the gateway's own.",
+    )
+    given_trace_id: str | None = Field(
+        default=None,
+        description="The caller's trace id as given, when it is not the id itself "
+        "(Langfuse's legacy ingestion takes any id: the legacy sink sends this one).",
+    )
+    given_parent_id: str | None = Field(
+        default=None,
+        description="The caller's parent observation id as given, when it is not "
+        "parent_span_id itself (for the legacy sink).",
+    )
+    trace_state: str | None = Field(
+        default=None, description="The caller's W3C tracestate, passed on with our spans."
+    )
     name: str
     timestamp: datetime = Field(description="When Kong received the request.")
     end_time: datetime
@@ -164,12 +199,24 @@ class Trace(BaseModel):
     session_id: str | None = None
     environment: str = "production"
     release: str | None = None
+    version: str | None = Field(
+        default=None, description="The calling application's version, as it said it."
+    )
     tags: list[str] = Field(default_factory=list)
     metadata: dict[str, Any] = Field(default_factory=dict)
     input: Any = None
     output: Any = None
     generation: Generation
     source: SourceRef = Field(default_factory=SourceRef)
+
+    @property
+    def key(self) -> str:
+        """What identifies this Kong request's trace data, for de-duplication and delivery.
+
+        The trace id for a trace of its own (one per Kong request); trace id and request span
+        id for a request that joined a caller's trace, which other requests join too.
+        """
+        return self.id if self.joined is None else f"{self.id}:{self.span_id}"
 
     def to_json(self) -> bytes:
         # pydantic-core's own JSON writer: the same bytes as orjson over model_dump(mode="json")

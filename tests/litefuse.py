@@ -13,7 +13,14 @@ mapping rules, written here from reading its server code (``litefuse/litefuse`` 
   ``reduceUsageOrCostDetails``: the sums of every key starting with ``input`` / ``output``.
   Tool definitions and calls are extracted as ``extractToolsFromObservation`` does.
 * Legacy batch ingestion (Langfuse v2/v3): ``trace-create`` gives the trace row (its own
-  input/output), ``generation-create`` an observation row; events merge by ``body.id``.
+  input/output), ``generation-create`` an observation row; trace events merge by ``body.id``
+  as ``IngestionService.mergeTraceRecords`` does (``overwriteObject``, worker/src/services/
+  IngestionService/utils.ts): a field sent replaces the stored one, one left out is kept,
+  metadata merges by key, tags are united, timestamp and environment stay the first's.
+* What a non-root span would change of its trace where Langfuse turns spans into trace
+  updates (``processToIngestionEvents``: ``hasTraceUpdates`` → ``createTraceEvent``), the
+  path Langfuse uses for OTLP outside direct writes: ``ObservationRow.trace_update``.
+  Litefuse's spans path takes the trace's row from the root span alone.
 
 Only the branches our spans can take are written out: a span carrying another framework's
 input/output attributes (Vercel AI SDK, OpenInference, …) raises ``NotImplementedError`` rather
@@ -627,6 +634,9 @@ class ObservationRow:
     """No usage was sent: Litefuse counts tokens itself if it knows the model."""
     litefuse_prices: bool = False
     """Usage but no cost was sent: Litefuse prices it if its price table knows the model."""
+    trace_update: dict[str, Any] | None = None
+    """For a non-root span with trace attributes: the trace-create Langfuse's
+    ``processToIngestionEvents`` would merge into its trace (the fields it sets)."""
 
     @property
     def is_root(self) -> bool:
@@ -720,6 +730,58 @@ def _usage_and_cost(
         row.total_cost = total
     else:
         row.litefuse_prices = bool(usage)
+
+
+# hasTraceUpdates: any of these attributes (truthy), or any key starting with
+# langfuse.trace.metadata, makes a span carry a trace update
+_TRACE_UPDATE_KEYS = (
+    "langfuse.trace.name",
+    "langfuse.trace.input",
+    "langfuse.trace.output",
+    "langfuse.trace.metadata",
+    "user.id",
+    "session.id",
+    "langfuse.trace.public",
+    "langfuse.trace.tags",
+    "langfuse.user.id",
+    "langfuse.session.id",
+    "langfuse.observation.metadata.langfuse_user_id",
+    "langfuse.observation.metadata.langfuse_session_id",
+    "langfuse.observation.metadata.langfuse_tags",
+    "langfuse.trace.metadata.langfuse_session_id",
+    "langfuse.trace.metadata.langfuse_user_id",
+    "langfuse.trace.metadata.langfuse_tags",
+    "ai.telemetry.metadata.sessionId",
+    "ai.telemetry.metadata.userId",
+    "ai.telemetry.metadata.tags",
+    "tag.tags",
+)
+
+
+def _has_trace_updates(attributes: dict[str, Any]) -> bool:
+    """OtelIngestionProcessor.hasTraceUpdates."""
+    return any(_truthy(attributes.get(key)) for key in _TRACE_UPDATE_KEYS) or any(
+        key.startswith("langfuse.trace.metadata") for key in attributes
+    )
+
+
+def _trace_update(attributes: dict[str, Any], resource: dict[str, Any]) -> dict[str, Any]:
+    """createTraceEvent's ``hasTraceUpdates && !isRootSpan`` branch: the fields it sets that
+    are not undefined (undefined ones leave the trace's as they are when merged). Its metadata
+    always adds ``resourceAttributes`` and ``scope`` too; only the span's trace metadata is
+    listed here."""
+    update = {
+        "name": attributes.get("langfuse.trace.name"),
+        "input": attributes.get("langfuse.trace.input"),
+        "output": attributes.get("langfuse.trace.output"),
+        "version": attributes.get("langfuse.version", resource.get("service.version")),
+        "release": attributes.get("langfuse.release", resource.get("langfuse.release")),
+        "user_id": _first(attributes, _USER_KEYS),
+        "session_id": _first(attributes, _SESSION_KEYS),
+        "tags": _tags(attributes) or None,
+        "metadata": _metadata(attributes, "trace") or None,
+    }
+    return {key: value for key, value in update.items() if value is not None}
 
 
 def _nanos_to_time(nanos: int) -> datetime:
@@ -820,6 +882,8 @@ class LitefuseView:
         )
         _usage_and_cost(row, _usage_details(attributes), _cost_details(attributes))
         row.tool_definitions, row.tool_calls = extract_tools(raw_input, raw_output)
+        if span.parent_span_id and _has_trace_updates(attributes):
+            row.trace_update = _trace_update(attributes, resource)
         return row
 
     def add_legacy(self, events: list[dict[str, Any]]) -> None:
@@ -835,10 +899,14 @@ class LitefuseView:
                 raise NotImplementedError(f"legacy event type {kind!r}")
 
     def _legacy_trace(self, body: dict[str, Any]) -> None:
+        """mapTraceEventsToRecords, then mergeTraceRecords into the stored row (overwriteObject:
+        a value sent replaces the stored one, undefined keeps it; metadata merged by key; tags
+        united and sorted; timestamp and environment immutable)."""
+
         def text(value: Any) -> str | None:
             return None if value is None else _js_string(value)
 
-        self._legacy_traces[body["id"]] = TraceRow(
+        new = TraceRow(
             id=body["id"],
             name=body.get("name"),
             user_id=body.get("userId"),
@@ -853,6 +921,15 @@ class LitefuseView:
             start_time=datetime.fromisoformat(body["timestamp"].replace("Z", "+00:00")),
             end_time=None,
         )
+        old = self._legacy_traces.get(new.id)
+        if old is None:
+            self._legacy_traces[new.id] = new
+            return
+        for name in ("name", "user_id", "session_id", "release", "version", "input", "output"):
+            if getattr(new, name) is not None:
+                setattr(old, name, getattr(new, name))
+        old.metadata = {**old.metadata, **new.metadata}
+        old.tags = sorted({*old.tags, *new.tags})
 
     def _legacy_observation(self, body: dict[str, Any], kind: str) -> None:
         def text(value: Any) -> str | None:
@@ -886,6 +963,7 @@ class LitefuseView:
             completion_start_time=body.get("completionStartTime"),
             model=body.get("model"),
             model_parameters=dict(body.get("modelParameters") or {}),
+            version=body.get("version"),
             prompt_name=body.get("promptName"),
             prompt_version=body.get("promptVersion"),
             input=text(body.get("input")),
@@ -966,11 +1044,19 @@ def rows_for(traces: list[Any], mode: str = "otel") -> LitefuseView:
 
 
 def shown(view: LitefuseView, trace_id: str) -> dict[str, Any]:
-    """What a user sees of one trace: its row and its generation's, the UI's figures included."""
-    trace = view.trace(trace_id)
+    """What a user sees of one trace: its row and its generation's, the UI's figures included.
+
+    A request that joined a caller's trace in observation mode writes no trace row of its own
+    over OTLP (the app's root span does): its trace is None here.
+    """
+    rows = [row for row in view.traces() if row.id == trace_id]
+    assert len(rows) <= 1, f"{len(rows)} trace rows for {trace_id}"
+    trace = rows[0] if rows else None
     generation = view.generation(trace_id)
     return {
-        "trace": {
+        "trace": None
+        if trace is None
+        else {
             "name": trace.name,
             "user_id": trace.user_id,
             "session_id": trace.session_id,

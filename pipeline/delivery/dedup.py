@@ -1,4 +1,9 @@
-"""The de-duplication window: trace ids Litefuse already accepted, remembered for a while.
+"""The de-duplication window: trace keys Litefuse already accepted, remembered for a while.
+
+A key is ``Trace.key``: one per Kong request. For a trace of its own that is the trace id (so
+entries written before keys existed still match); for a request that joined a caller's trace,
+which other requests join too, it is the trace id and the request span's id (``<trace>:<span>``).
+Below, "trace id" means that key.
 
 Litefuse's OTLP path does not de-duplicate, so a trace re-sent after a crash, a rebalance or a
 replay would appear twice. The window is kept in a faust table whose changelog topic is
@@ -44,7 +49,7 @@ class DedupWindow:
 
     # --- lookups -----------------------------------------------------------------------------
     def seen(self, trace_id: str, now: float) -> bool:
-        """True when Litefuse accepted this trace within the window."""
+        """True when Litefuse accepted this trace (``Trace.key``) within the window."""
         if self.window_seconds <= 0:
             return False
         accepted = self._current_index().get(trace_id)

@@ -77,12 +77,14 @@ class Deliverer:
     ) -> list[tuple[Trace, int | None]]:
         now = self.clock()
         fresh: list[tuple[Trace, int | None]] = []
-        ids: set[str] = set()
+        keys: set[str] = set()
         for trace, partition in items:
-            if trace.id in ids or (self.window is not None and self.window.seen(trace.id, now)):
+            # per Kong request: requests that joined the same caller's trace are not duplicates
+            key = trace.key
+            if key in keys or (self.window is not None and self.window.seen(key, now)):
                 report.duplicates += 1
                 continue
-            ids.add(trace.id)
+            keys.add(key)
             fresh.append((trace, partition))
         if report.duplicates:
             metrics.duplicates_skipped.inc(report.duplicates)
@@ -95,15 +97,21 @@ class Deliverer:
         report: DeliveryReport,
     ) -> list[tuple[Trace, int | None]]:
         """Record what the sink settled (durably); return what is still to send."""
+        # a sink names what it accepted by Trace.key; one that names trace ids accepted every
+        # trace of that id
         accepted = set(result.accepted_ids)
-        rejected = {r.trace.id for r in result.rejected}
-        done = [(t, p) for t, p in pending if t.id in accepted]
+        rejected = {r.trace.key for r in result.rejected}
+        done = [(t, p) for t, p in pending if t.key in accepted or t.id in accepted]
         if self.window is not None and done:
-            writes = self.window.mark(((t.id, p) for t, p in done), self.clock())
+            writes = self.window.mark(((t.key, p) for t, p in done), self.clock())
             await asyncio.gather(*(w for w in writes if inspect.isawaitable(w)))
         report.accepted.extend(t for t, _ in done)
         report.rejected.extend(result.rejected)
-        return [(t, p) for t, p in pending if t.id not in accepted and t.id not in rejected]
+        return [
+            (t, p)
+            for t, p in pending
+            if t.key not in accepted and t.id not in accepted and t.key not in rejected
+        ]
 
     async def deliver(self, items: Sequence[tuple[Trace, int | None]]) -> DeliveryReport:
         """Deliver (trace, traces-topic partition) pairs; returns only once all are settled."""

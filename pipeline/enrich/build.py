@@ -8,12 +8,21 @@ No I/O, no Faust: the agents, the CLI and the benchmarks call this same function
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from pipeline.enrich.assemble import SCALARS, assembled
+from pipeline.enrich.caller import (
+    INVALID,
+    Attributes,
+    Found,
+    Link,
+    read_attributes,
+    read_link,
+    scan,
+)
 from pipeline.enrich.context import (
     Context,
     header,
@@ -28,7 +37,7 @@ from pipeline.enrich.options import EnrichOptions
 from pipeline.enrich.privacy import limit_payload, mask, redact_text, scrub, scrub_present
 from pipeline.enrich.providers import Exchange, LLMCall, detect, is_non_ai_path, sniff
 from pipeline.enrich.providers.base import Provider
-from pipeline.enrich.sampling import sampled
+from pipeline.enrich.sampling import follows_caller, sampled
 from pipeline.enrich.tokens import estimate_usage
 from pipeline.kong.bodies import Body, decode_body
 from pipeline.kong.record import KongRecord, RecordError
@@ -47,6 +56,8 @@ class Skipped:
     """
 
     reason: str
+    trace_context: str | None = field(default=None, compare=False)
+    """For an AI call sampled out: how its trace context was read (a metric label)."""
 
 
 def request_path(record: KongRecord) -> str:
@@ -93,7 +104,7 @@ def enrich(
         provider, operation = sniff(exchange, kong_ai.operation)
     else:
         return Skipped(reason=NOT_AI)
-    tid = trace_id(
+    own = trace_id(
         record.request.id,
         topic=source.topic,
         partition=source.partition,
@@ -105,14 +116,37 @@ def enrich(
     environment = options.environment
     if options.environment_from_request:
         environment = request_environment(record, request_body) or environment
-    if not sampled(tid, options.rate_for(environment)):
-        return Skipped(reason=SAMPLED_OUT)
+    caller = scan(record.request.headers, request_body)
+    link: Link | None = None
+    context_result: str | None = None
+    if options.trace_context == "join":
+        link, context_result = read_link(record.request.headers, caller)
+    rate = options.rate_for(environment)
+    if link is None:
+        keep = sampled(own, rate)
+    elif link.sampled is None:
+        keep = sampled(link.trace_id, rate)
+    else:
+        keep = follows_caller(link.sampled, rate)
+    if not keep:
+        return Skipped(reason=SAMPLED_OUT, trace_context=context_result)
     call = provider.parse(operation, exchange)
     if found is None and kong_ai is not None and kong_ai.provider:
         call.provider = kong_ai.provider
+    ids = _Ids(own, link, context_result == INVALID)
     return _build_trace(
-        record, options, source, tid, environment, exchange, call, kong_ai, request_body
+        record, options, source, ids, environment, exchange, call, kong_ai, request_body, caller
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _Ids:
+    own: str
+    """The trace id of the Kong request itself: its spans' ids derive from it."""
+    link: Link | None
+    """The caller's trace it joins."""
+    invalid: bool
+    """A trace context was given but could not be used."""
 
 
 # Bounds of values a real Kong record can hold; outside them a record is rejected with the
@@ -404,15 +438,19 @@ def _build_trace(
     record: KongRecord,
     options: EnrichOptions,
     source: SourceRef,
-    tid: str,
+    ids: _Ids,
     environment: str,
     exchange: Exchange,
     call: LLMCall,
     kong_ai: KongAI | None,
     request_body: dict[str, Any] | None,
+    caller: Found | None,
 ) -> Trace:
     start, end, generation_start, generation_end = _times(record)
-    context = read_context(record, request_body)
+    said = read_attributes(record.request.headers, caller)
+    link = ids.link
+    promoted = (link.keys if link else frozenset()) | (said.keys if said else frozenset())
+    context = read_context(record, request_body, promoted)
     status = record.response.status
     error = _error(call, record, exchange.response)
     model = _model(call, kong_ai, record)
@@ -439,14 +477,34 @@ def _build_trace(
         else None
     )
     tags = [t for t in (call.provider, model, metadata.get("kong_service")) if t]
+    joined = None
+    if link is not None:
+        joined = "observation" if link.existing else options.trace_join_mode
+    release = options.release
+    generation_metadata = _generation_metadata(call, usage)
+    trace_name = _trace_name(record, options, exchange.path)
+    operation = call.operation
+    if said is not None or link is not None or ids.invalid:
+        release, trace_name, operation = _said(
+            said,
+            link,
+            ids.invalid,
+            joined,
+            tags,
+            metadata,
+            generation_metadata,
+            release,
+            trace_name,
+            operation,
+        )
     # No prompt where the parser looks (a malformed request, Kong 3.9+ logging the body it sent
     # upstream in the provider's format): the request body itself, rather than no input.
     prompt = call.input if call.input is not None else request_body
     payload_in, payload_out = _content(prompt, options), _content(call.output, options)
     generation = _generation(
         {
-            "id": span_id(tid, "generation"),
-            "name": call.operation,
+            "id": span_id(ids.own, "generation"),
+            "name": operation,
             "type": call.observation_type,
             "model": model,
             "model_parameters": scrub(call.model_parameters),
@@ -460,20 +518,28 @@ def _build_trace(
             "finish_reason": call.finish_reason,
             "level": "ERROR" if error else "DEFAULT",
             "status_message": scrub(error) if error else None,
-            "metadata": _generation_metadata(call, usage),
+            "metadata": generation_metadata,
+            "prompt_name": said.prompt_name if said else None,
+            "prompt_version": said.prompt_version if said else None,
         }
     )
     return _trace(
         {
-            "id": tid,
-            "span_id": span_id(tid, "request"),
-            "name": _trace_name(record, options, exchange.path),
+            "id": link.trace_id if link else ids.own,
+            "span_id": span_id(ids.own, "request"),
+            "parent_span_id": link.parent_id if link else None,
+            "joined": joined,
+            "given_trace_id": _differs(link.given_trace_id, link.trace_id) if link else None,
+            "given_parent_id": _differs(link.given_parent_id, link.parent_id) if link else None,
+            "trace_state": link.trace_state if link else None,
+            "name": trace_name,
             "timestamp": start,
             "end_time": end,
             "user_id": scrub(context.user_id),
             "session_id": scrub(context.session_id),
             "environment": environment,
-            "release": options.release,
+            "release": release,
+            "version": said.version if said else None,
             "tags": list(dict.fromkeys(tags)),
             "metadata": metadata,
             "input": payload_in,
@@ -482,6 +548,51 @@ def _build_trace(
             "source": source,
         },
         call,
+    )
+
+
+def _differs(given: str | None, used: str | None) -> str | None:
+    return given if given != used else None
+
+
+def _said(
+    said: Attributes | None,
+    link: Link | None,
+    invalid: bool,
+    joined: str | None,
+    tags: list[str],
+    metadata: dict[str, Any],
+    generation_metadata: dict[str, Any],
+    release: str | None,
+    trace_name: str,
+    operation: str,
+) -> tuple[str | None, str, str]:
+    """Apply what the caller said (the rare path): tags, metadata, names, release.
+
+    The caller's metadata keys never replace the gateway's own (ours are facts about the call).
+    In observation mode only the release the app itself gave is sent: the gateway's own would
+    overwrite the app's trace's release where Langfuse merges trace updates.
+    """
+    if joined == "observation":
+        release = None
+    if invalid:
+        metadata["trace_context"] = INVALID
+    if link is not None:
+        if link.given_trace_id != link.trace_id:
+            metadata["caller_trace_id"] = link.given_trace_id
+        if link.given_parent_id is not None and link.given_parent_id != link.parent_id:
+            metadata["caller_parent_observation_id"] = link.given_parent_id
+    if said is None:
+        return release, trace_name, operation
+    tags.extend(said.tags)
+    for key, value in said.trace_metadata.items():
+        metadata.setdefault(key, value)
+    for key, value in said.observation_metadata.items():
+        generation_metadata.setdefault(key, value)
+    return (
+        said.release or release,
+        said.trace_name or trace_name,
+        said.observation_name or operation,
     )
 
 
@@ -507,6 +618,7 @@ def _generation(values: dict[str, Any]) -> Generation:
         and _text_or_none(values["model"])
         and _text_or_none(values["finish_reason"])
         and _text_or_none(values["status_message"])
+        and _text_or_none(values["prompt_name"])
         and (usage is None or isinstance(usage, Usage))
         and (cost is None or isinstance(cost, Cost))
         and type(parameters) is dict
@@ -525,6 +637,7 @@ def _trace(values: dict[str, Any], call: LLMCall) -> Trace:
         and _text_or_none(values["release"])
         and _text_or_none(values["user_id"])
         and _text_or_none(values["session_id"])
+        and _text_or_none(values["version"])
         and _STR.issuperset(map(type, values["tags"]))
         and _STR.issuperset(map(type, call.metadata))
         and isinstance(values["generation"], Generation)

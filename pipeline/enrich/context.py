@@ -21,10 +21,21 @@ _ENVIRONMENT_HEADERS = ("x-langfuse-environment", "x-environment")
 # field → (header names in order, body metadata keys in order)
 _FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "user_id": (
-        ("x-user-id", "user-id", "x-user-email", "user-email", "x-auth-user", "authorization-user"),
-        ("user_id", "userId", "user"),
+        (
+            "x-langfuse-user-id",
+            "x-user-id",
+            "user-id",
+            "x-user-email",
+            "user-email",
+            "x-auth-user",
+            "authorization-user",
+        ),
+        ("user_id", "userId", "trace_user_id", "user"),
     ),
-    "session_id": (("x-session-id", "session-id"), ("session_id", "sessionId")),
+    "session_id": (
+        ("x-langfuse-session-id", "x-session-id", "session-id"),
+        ("session_id", "sessionId"),
+    ),
     "chat_id": (("x-chat-id", "chat-id"), ("chat_id", "chatId")),
     "message_id": (("x-message-id", "message-id"), ("message_id", "messageId")),
     "organization_id": (
@@ -104,7 +115,13 @@ def kong_consumer(record: KongRecord) -> str | None:
     return None
 
 
-def read_context(record: KongRecord, request_body: dict[str, Any] | None) -> Context:
+def read_context(
+    record: KongRecord,
+    request_body: dict[str, Any] | None,
+    promoted_elsewhere: frozenset[str] | set[str] = frozenset(),
+) -> Context:
+    """The context; ``promoted_elsewhere`` are body metadata keys read as the caller's trace
+    context or Langfuse attributes (kept out of ``metadata`` like the keys promoted here)."""
     body = request_body or {}
     found = body.get("metadata")
     metadata: dict[str, Any] = found if isinstance(found, dict) else {}
@@ -139,5 +156,9 @@ def read_context(record: KongRecord, request_body: dict[str, Any] | None) -> Con
         message_id=values["message_id"],
         organization_id=values["organization_id"],
         project_id=values["project_id"],
-        metadata={k: v for k, v in metadata.items() if k not in promoted and k != "environment"},
+        metadata={
+            k: v
+            for k, v in metadata.items()
+            if k not in promoted and k != "environment" and k not in promoted_elsewhere
+        },
     )

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pipeline.enrich.cost import EMPTY_BOOK, PriceBook, load_price_file, price_book
 from pipeline.enrich.privacy import MaskRule, PayloadMode, mask_rules
 from pipeline.enrich.providers import REGISTRY, Provider, build_registry
+from pipeline.trace import JoinMode
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +34,11 @@ class EnrichOptions:
     estimate_tokens: bool = True
     environment_from_request: bool = False
     """Honour ``x-langfuse-environment`` / body ``metadata.environment`` (validated)."""
+    trace_context: Literal["join", "ignore"] = "join"
+    """Join the caller's trace (``traceparent``, ``x-langfuse-trace-id``, body metadata ids)."""
+    trace_join_mode: JoinMode = "observation"
+    """What a joining request says of the caller's trace: observation-level data only, or
+    its name, input, output and metadata too (``full``)."""
 
     def rate_for(self, environment: str) -> float:
         return self.sample_rates.get(environment, self.sample_rate)
@@ -55,6 +61,8 @@ def build_options(
     provider_plugins: bool = True,
     estimate_tokens: bool = True,
     environment_from_request: bool = False,
+    trace_context: Literal["join", "ignore"] = "join",
+    trace_join_mode: JoinMode = "observation",
 ) -> EnrichOptions:
     """Read files, compile rules, load plugins: the once-per-process part of enrichment."""
     book = load_price_file(price_override_file) if price_override_file else EMPTY_BOOK
@@ -74,6 +82,8 @@ def build_options(
         providers=build_registry(vllm_services, custom_providers, plugins=provider_plugins),
         estimate_tokens=estimate_tokens,
         environment_from_request=environment_from_request,
+        trace_context=trace_context,
+        trace_join_mode=trace_join_mode,
     )
 
 

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from pipeline.enrich.build import Skipped, enrich
+from pipeline.enrich.caller import ABSENT, INVALID, JOINED
 from pipeline.enrich.options import EnrichOptions
 from pipeline.kong import RecordError, parse_records
 from pipeline.settings import Settings
@@ -45,6 +46,8 @@ def enrich_options(settings: Settings) -> EnrichOptions:
         provider_plugins=settings.provider_plugins,
         estimate_tokens=settings.estimate_tokens,
         environment_from_request=settings.environment_from_request,
+        trace_context=settings.trace_context,
+        trace_join_mode=settings.trace_join_mode,
     )
 
 
@@ -91,6 +94,8 @@ class Traced:
     cost_usd: float | None
     truncated: bool = False
     """Its largest fields were cut to fit a Kafka record."""
+    trace_context: str | None = None
+    """How the caller's trace context was read: joined, invalid, absent (None: not read)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +103,8 @@ class Dropped:
     """Not an AI call, or sampled out (``reason`` is a metric label)."""
 
     reason: str
+    trace_context: str | None = None
+    """As :attr:`Traced.trace_context`, for an AI call sampled out."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +120,15 @@ class Rejected:
 
 
 Outcome = Traced | Dropped | Rejected
+
+
+def trace_context_result(trace: Trace, options: EnrichOptions) -> str | None:
+    """The trace-context metric's label for a trace (None when TRACE_CONTEXT=ignore)."""
+    if options.trace_context != "join":
+        return None
+    if trace.joined is not None:
+        return JOINED
+    return INVALID if trace.metadata.get("trace_context") == INVALID else ABSENT
 
 
 def run_stage(values: Sequence[KafkaValue], config: StageConfig) -> list[Outcome]:
@@ -148,8 +164,9 @@ def run_stage(values: Sequence[KafkaValue], config: StageConfig) -> list[Outcome
 
 def _outcome(result: Trace | Skipped, config: StageConfig) -> Outcome:
     if isinstance(result, Skipped):
-        return Dropped(result.reason)
+        return Dropped(result.reason, result.trace_context)
     trace = result
+    trace_context = trace_context_result(trace, config.options)
     value = trace.to_json()
     truncated = len(value) > config.max_trace_bytes
     if truncated:
@@ -169,4 +186,5 @@ def _outcome(result: Trace | Skipped, config: StageConfig) -> Outcome:
         output_tokens=usage.output if usage else None,
         cost_usd=cost.total if cost else None,
         truncated=truncated,
+        trace_context=trace_context,
     )

@@ -21,6 +21,7 @@ class Rejected:
 @dataclass(slots=True)
 class WriteResult:
     accepted_ids: list[str] = field(default_factory=list)
+    """``Trace.key`` of each trace accepted (for a trace of its own, its id)."""
     rejected: list[Rejected] = field(default_factory=list)
     requests: int = 0
     bytes_sent: int = 0

@@ -21,7 +21,7 @@ class ConsoleSink:
         data = b"".join(trace.to_json() + b"\n" for trace in traces)
         stream.write(data.decode())
         stream.flush()
-        return WriteResult(accepted_ids=[t.id for t in traces], requests=1, bytes_sent=len(data))
+        return WriteResult(accepted_ids=[t.key for t in traces], requests=1, bytes_sent=len(data))
 
     async def aclose(self) -> None:
         return None

@@ -2,6 +2,14 @@
 
 One ``trace-create`` and one ``generation-create`` per trace. Envelope ids are deterministic,
 so a resent event is merged by Langfuse v3 rather than duplicated.
+
+A request that joined a caller's trace (``Trace.joined``) sends the caller's ids as it gave them
+(Langfuse v2/v3 ids are any string) and the generation under the caller's observation. In
+observation mode its ``trace-create`` holds only what may update the app's trace: Langfuse v3
+merges trace events by id (``IngestionService.mergeTraceRecords`` → ``overwriteObject``: a
+field sent replaces the app's, one left out is kept, metadata merges by key, tags are united,
+timestamp and environment stay the first's), so no name, input, output or metadata (the
+gateway's metadata goes with the generation instead), and no release but the app's own.
 """
 
 from __future__ import annotations
@@ -25,25 +33,46 @@ def encode_events(trace: Trace) -> list[dict[str, Any]]:
     generation = trace.generation
     timestamp = _iso(trace.timestamp)  # each formatted once: it is most of this function's time
     start_time = _iso(generation.start_time)
-    trace_body = _compact(
-        {
-            "id": trace.id,
-            "timestamp": timestamp,
-            "name": trace.name[:1000],
-            "userId": trace.user_id,
-            "sessionId": trace.session_id,
-            "release": trace.release,
-            "metadata": trace.metadata,
-            "tags": trace.tags,
-            "environment": trace.environment,
-            "input": trace.input,
-            "output": trace.output,
-        }
-    )
+    trace_id = trace.id if trace.given_trace_id is None else trace.given_trace_id
+    observation_only = trace.joined == "observation"
+    generation_metadata = generation.metadata
+    if observation_only:
+        trace_body = _compact(
+            {
+                "id": trace_id,
+                "timestamp": timestamp,
+                "userId": trace.user_id,
+                "sessionId": trace.session_id,
+                "release": trace.release,
+                "tags": trace.tags,
+                "environment": trace.environment,
+            }
+        )
+        # as the OTLP sink and Litefuse's rows: observation metadata overlaid by the trace's
+        generation_metadata = {**generation_metadata, **trace.metadata}
+    else:
+        trace_body = _compact(
+            {
+                "id": trace_id,
+                "timestamp": timestamp,
+                "name": trace.name[:1000],
+                "userId": trace.user_id,
+                "sessionId": trace.session_id,
+                "release": trace.release,
+                "version": trace.version,
+                "metadata": trace.metadata,
+                "tags": trace.tags,
+                "environment": trace.environment,
+                "input": trace.input,
+                "output": trace.output,
+            }
+        )
+    prompt = generation.prompt_name is not None and generation.prompt_version is not None
     generation_body = _compact(
         {
             "id": generation.id,
-            "traceId": trace.id,
+            "traceId": trace_id,
+            "parentObservationId": trace.given_parent_id or trace.parent_span_id,
             "name": generation.name,
             "startTime": start_time,
             "endTime": _iso(generation.end_time),
@@ -61,19 +90,24 @@ def encode_events(trace: Trace) -> list[dict[str, Any]]:
             "costDetails": generation.cost.details(generation.model) if generation.cost else None,
             "level": generation.level,
             "statusMessage": generation.status_message,
-            "metadata": generation.metadata,
+            "metadata": generation_metadata,
+            "version": trace.version,
+            # both or neither: Langfuse links a prompt only by name and version
+            "promptName": generation.prompt_name if prompt else None,
+            "promptVersion": generation.prompt_version if prompt else None,
             "environment": trace.environment,
         }
     )
+    key = trace.key  # per Kong request: requests joining one trace send one trace-create each
     return [
         {
-            "id": f"{trace.id}-trace",
+            "id": f"{key}-trace",
             "timestamp": timestamp,
             "type": "trace-create",
             "body": trace_body,
         },
         {
-            "id": f"{trace.id}-{generation.id}",
+            "id": f"{key}-{generation.id}",
             "timestamp": start_time,
             "type": "generation-create",
             "body": generation_body,

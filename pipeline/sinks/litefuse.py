@@ -242,12 +242,12 @@ class LitefuseSink:
         action = answers.classify(response.status_code, response.headers, response.text)
         match action:
             case answers.Accepted():
-                result.accepted_ids.extend(t.id for t in traces)
+                result.accepted_ids.extend(t.key for t in traces)
                 return []
             case answers.Partial():
                 if self.mode == "legacy":
                     return self._partial(traces, response, result)
-                result.accepted_ids.extend(t.id for t in traces)  # OTLP: 2xx is success
+                result.accepted_ids.extend(t.key for t in traces)  # OTLP: 2xx is success
                 return []
             case answers.Split():
                 raise _TooLarge()
@@ -277,7 +277,7 @@ class LitefuseSink:
             # which events failed is unknown: send them all again (legacy ingestion upserts by
             # event id, so a resend is harmless), never count them delivered on a guess
             raise _Retry("HTTP 207 without a readable body")
-        by_id = {trace.id: trace for trace in traces}
+        by_id = {trace.key: trace for trace in traces}  # the envelope ids' prefix
         retry: dict[str, Trace] = {}
         rejected: dict[str, Rejected] = {}
         for error in payload.get("errors") or []:
@@ -298,7 +298,7 @@ class LitefuseSink:
             rejected.pop(key, None)
         result.rejected.extend(rejected.values())
         result.accepted_ids.extend(
-            t.id for t in traces if t.id not in retry and t.id not in rejected
+            t.key for t in traces if t.key not in retry and t.key not in rejected
         )
         return list(retry.values())
 

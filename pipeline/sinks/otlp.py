@@ -58,6 +58,7 @@ from google.protobuf import json_format
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from pipeline import __version__
+from pipeline.enrich.caller import detached_parent
 from pipeline.trace import Trace
 
 # --- wire primitives --------------------------------------------------------------------------
@@ -276,6 +277,9 @@ _USER_ID = _Key("langfuse.user.id")
 _SESSION_ID = _Key("langfuse.session.id")
 _ENVIRONMENT = _Key("langfuse.environment")
 _RELEASE = _Key("langfuse.release")
+_VERSION = _Key("langfuse.version")
+_PROMPT_NAME = _Key("langfuse.observation.prompt.name")
+_PROMPT_VERSION = _Key("langfuse.observation.prompt.version")
 _TAGS = _Key("langfuse.trace.tags")
 _OBSERVATION_TYPE = _Key("langfuse.observation.type")
 _LEVEL = _Key("langfuse.observation.level")
@@ -326,10 +330,17 @@ def encode_spans(trace: Trace) -> bytes:
     """
     generation = trace.generation
     metadata = trace.metadata
+    # Joined to a caller's trace in observation mode: nothing that would update the app's
+    # trace beyond user, session, tags, environment (and a release or version the app gave).
+    # No trace name (Litefuse writes it on every observation row; Langfuse's trace-update
+    # path, hasTraceUpdates, would rename the app's trace) and the gateway's metadata as
+    # observation metadata, not trace metadata (which hasTraceUpdates also merges into the
+    # app's trace): Litefuse's rows hold the same metadata either way.
+    observation_only = trace.joined == "observation"
 
     # Trace-level attributes, on both spans: encoded once. (Like the library-built encoder,
     # a None leaves its attribute out, even where the model does not allow one.)
-    shared = [] if trace.name is None else [_TRACE_NAME.memoized(trace.name)]
+    shared = [] if trace.name is None or observation_only else [_TRACE_NAME.memoized(trace.name)]
     if trace.user_id is not None:
         shared.append(_USER_ID.memoized(trace.user_id))
     if trace.session_id is not None:
@@ -338,9 +349,12 @@ def encode_spans(trace: Trace) -> bytes:
         shared.append(_ENVIRONMENT.memoized(trace.environment))
     if trace.release is not None:
         shared.append(_RELEASE.memoized(trace.release))
+    if trace.version is not None:
+        shared.append(_VERSION.memoized(trace.version))
     if trace.tags:
         shared.append(_TAGS.array(trace.tags))
-    _metadata(shared, metadata, _TRACE_METADATA, "langfuse.trace.metadata.")
+    if not observation_only:
+        _metadata(shared, metadata, _TRACE_METADATA, "langfuse.trace.metadata.")
     shared_attributes = b"".join(shared)
 
     level = _LEVELS.get(generation.level) or _optional(_LEVEL, generation.level)
@@ -355,11 +369,20 @@ def encode_spans(trace: Trace) -> bytes:
     root_id = _id_field(b"\x12", trace.span_id)  # Span.span_id (2)
     child_id = _id_field(b"\x12", generation.id)
     parent_id = b"\x22" + root_id[1:] if root_id else b""  # Span.parent_span_id (4)
+    # Span.trace_state (3): the caller's W3C tracestate, passed on as its SDK would
+    state = b"" if trace.trace_state is None else _field(b"\x1a", trace.trace_state.encode())
+    caller_span = trace.parent_span_id
+    if caller_span is None and observation_only:
+        caller_span = detached_parent(trace.id)  # not the trace's root: see detached_parent
+    root_parent = b"" if caller_span is None else _id_field(b"\x22", caller_span)
 
-    # The root span: the request through Kong. Fields in field-number order.
+    # The request span: the request through Kong, the trace's root unless it joined a
+    # caller's trace. Fields in field-number order.
     root = [
         trace_id,
         root_id,
+        state,
+        root_parent,
         _field(b"\x2a", trace.name.encode()) if trace.name else b"",  # Span.name (5)
         _SERVER,
         _pack_times(0x39, _nanos(trace.timestamp), 0x41, _nanos(trace.end_time)),
@@ -375,12 +398,16 @@ def encode_spans(trace: Trace) -> bytes:
     if trace.output is not None:
         trace_output = _json(trace.output)
         root.append(_OUTPUT.text(trace_output))
-    root += (level, message, status)
+    root += (level, message)
+    if observation_only:
+        _metadata(root, metadata, _OBSERVATION_METADATA, "langfuse.observation.metadata.")
+    root.append(status)
 
     # The child span: the generation (the upstream LLM call).
     child = [
         trace_id,
         child_id,
+        state,
         parent_id,
         _field(b"\x2a", generation.name.encode()) if generation.name else b"",  # Span.name (5)
         _CLIENT,
@@ -397,8 +424,9 @@ def encode_spans(trace: Trace) -> bytes:
     provider = metadata.get("provider")
     if provider is not None:
         child.append(_SYSTEM.memoized(provider))
-    if generation.name is not None:
-        child.append(_OPERATION.memoized(generation.name))
+    operation = metadata.get("operation", generation.name)  # the caller may name the span
+    if operation is not None:
+        child.append(_OPERATION.memoized(operation))
     if generation.model_parameters:
         child.append(_MODEL_PARAMETERS.text(_json(generation.model_parameters)))
     # the generation usually holds the trace's own input and output objects: JSON them once
@@ -426,10 +454,19 @@ def encode_spans(trace: Trace) -> bytes:
         child.append(_COMPLETION_START.value(generation.completion_start_time.isoformat()))
     if generation.finish_reason:
         child.append(_FINISH_REASONS.array([generation.finish_reason]))
+    if generation.prompt_name is not None and generation.prompt_version is not None:
+        child += (
+            _PROMPT_NAME.memoized(generation.prompt_name),
+            _PROMPT_VERSION.integer(generation.prompt_version),
+        )
     child += (level, message)
-    if generation.metadata:
+    observation_metadata = generation.metadata
+    if observation_only and metadata:
+        # Litefuse's row: observation metadata overlaid by trace metadata; the same here
+        observation_metadata = {**observation_metadata, **metadata}
+    if observation_metadata:
         _metadata(
-            child, generation.metadata, _OBSERVATION_METADATA, "langfuse.observation.metadata."
+            child, observation_metadata, _OBSERVATION_METADATA, "langfuse.observation.metadata."
         )
     child.append(status)
 

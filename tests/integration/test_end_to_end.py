@@ -6,6 +6,7 @@ import json
 import signal
 import time
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -26,6 +27,20 @@ from tests.receiver import SECRET_KEY, LitefuseReceiver
 pytestmark = pytest.mark.integration
 
 AI_EXAMPLES = sorted(p for p in EXAMPLES.glob("*.json") if "non-ai" not in p.name)
+# the agent run's calls join the app's trace (their traceparent): no trace row of their own
+AGENT_CALLS = [p for p in AI_EXAMPLES if "agent-call" in p.name]
+OWN_TRACES = [p for p in AI_EXAMPLES if p not in AGENT_CALLS]
+
+
+def _agent_run() -> tuple[str, set[str]]:
+    """The agent run's trace id and the app spans its two calls were made under."""
+    parents = set()
+    for path in AGENT_CALLS:
+        _, trace, parent, _ = json.loads(path.read_text())["request"]["headers"][
+            "traceparent"
+        ].split("-")
+        parents.add(parent)
+    return trace, parents
 
 
 def _publish_examples(bootstrap: str, topic: str) -> int:
@@ -47,9 +62,26 @@ def test_records_arrive_as_otlp_spans_and_malformed_goes_to_dlq(
     worker.wait_ready()
     _publish_examples(kafka_bootstrap, names.kong)
 
-    ids = receiver.wait_for_traces(len(AI_EXAMPLES), timeout=60)
+    ids = receiver.wait_for_traces(len(OWN_TRACES), timeout=60)
     assert sorted(ids) == sorted(set(ids)), "a trace arrived twice"
-    assert len(ids) == len(AI_EXAMPLES), worker.log()[-3000:]
+    assert len(ids) == len(OWN_TRACES), worker.log()[-3000:]
+
+    # the agent run's two calls: two generations in the app's trace, each under the app's
+    # span that made the call (no trace row of ours: the app's root span writes it)
+    agent_trace, app_spans = _agent_run()
+
+    def agent_generations() -> list[Any]:
+        with receiver._lock:
+            rows = receiver.view.observations_of(agent_trace)
+        return [row for row in rows if row.type == "GENERATION"]
+
+    generations = wait_until(lambda: len(agent_generations()) == 2 and agent_generations(), 30)
+    assert generations, worker.log()[-3000:]
+    with receiver._lock:
+        by_id = {row.id: row for row in receiver.view.observations_of(agent_trace)}
+    assert {by_id[g.parent_span_id].parent_span_id for g in generations} == app_spans
+    assert {(g.prompt_name, g.prompt_version) for g in generations} == {("order-agent/system", 4)}
+    assert agent_trace not in receiver.trace_ids()
 
     # every request used Basic auth, the ingestion-version header and protobuf
     assert receiver.requests and all(r.status == 200 for r in receiver.requests)
@@ -117,7 +149,9 @@ def test_records_arrive_as_otlp_spans_and_malformed_goes_to_dlq(
     assert SECRET_KEY.encode() not in sent
 
     metrics = worker.metrics()
-    assert "kong_litefuse_records_consumed_total 9.0" in metrics
+    assert "kong_litefuse_records_consumed_total 11.0" in metrics
+    assert 'kong_litefuse_trace_context_total{result="joined"} 2.0' in metrics
+    assert f'kong_litefuse_trace_context_total{{result="absent"}} {len(OWN_TRACES)}.0' in metrics
     assert 'kong_litefuse_records_skipped_total{reason="not an AI request"} 1.0' in metrics
     assert "sk-lf-test-secret" not in worker.log()
     # the worker ran in the checkout and left no faust data directory there
@@ -135,9 +169,17 @@ def test_legacy_ingestion_mode(
     worker.wait_ready()
     _publish_examples(kafka_bootstrap, names.kong)
 
+    # one trace-create per record: the agent calls' hold only user, session, tags, environment
     ids = receiver.wait_for_traces(len(AI_EXAMPLES), timeout=60)
     assert len(ids) == len(AI_EXAMPLES), worker.log()[-3000:]
     assert all(r.path == "/api/public/ingestion" for r in receiver.requests)
+    agent_trace, app_spans = _agent_run()
+    agent = receiver.trace(agent_trace)
+    assert (agent.name, agent.input, agent.output) == (None, None, None)
+    assert agent.session_id == "sess-orders-19"
+    with receiver._lock:
+        rows = receiver.view.observations_of(agent_trace)
+    assert {row.parent_span_id for row in rows} == app_spans
     # what Langfuse v3 stores for the legacy events
     chat = json.loads((EXAMPLES / "01-openai-chat.json").read_text())
     trace = receiver.trace(chat["request"]["id"])

@@ -247,3 +247,64 @@ def test_error_observations_without_usage_are_tokenized_by_litefuse() -> None:
         _span(CHILD, ROOT, status=2, **{"langfuse.observation.model.name": "gpt-4o"}),
     ).observations[1]
     assert row.level == "ERROR" and row.litefuse_tokenizes
+
+
+def test_only_the_root_span_makes_the_trace_row() -> None:
+    """toTraceScalarRecord takes is_root rows only (parent_span_id empty): a child's trace
+    name lands on its own row (trace_name), never on the trace."""
+    view = _view(
+        _span(ROOT, **{"langfuse.trace.name": "app"}),
+        _span(CHILD, ROOT, **{"langfuse.trace.name": "gateway"}),
+    )
+    assert [row.name for row in view.traces()] == ["app"]
+    child = next(row for row in view.observations if row.id == CHILD.hex())
+    assert child.trace_name == "gateway"
+
+
+def test_a_child_with_trace_attributes_carries_a_trace_update() -> None:
+    """hasTraceUpdates: trace name, user, session, tags or a langfuse.trace.metadata key on a
+    non-root span; createTraceEvent's update sets only the fields the span has."""
+    plain = _view(_span(ROOT), _span(CHILD, ROOT, **{"langfuse.observation.metadata.k": "v"}))
+    assert all(row.trace_update is None for row in plain.observations)
+    view = _view(
+        _span(ROOT),
+        _span(
+            CHILD,
+            ROOT,
+            **{"langfuse.user.id": "alice", "langfuse.trace.metadata.team": "support"},
+        ),
+    )
+    child = next(row for row in view.observations if row.id == CHILD.hex())
+    assert child.trace_update == {"user_id": "alice", "metadata": {"team": "support"}}
+    root = next(row for row in view.observations if row.is_root)
+    assert root.trace_update is None  # a root span is the trace itself
+
+
+def test_legacy_trace_events_merge_by_id() -> None:
+    """mergeTraceRecords → overwriteObject: what is sent replaces, what is left out stays;
+    metadata merges by key, tags are united and sorted, timestamp and environment stay."""
+    view = LitefuseView()
+    first = {
+        "id": "t",
+        "timestamp": "2025-01-01T00:00:00.000Z",
+        "name": "app",
+        "input": "question",
+        "metadata": {"a": "1"},
+        "tags": ["z"],
+        "environment": "production",
+    }
+    later = {
+        "id": "t",
+        "timestamp": "2025-01-01T00:00:09.000Z",
+        "userId": "alice",
+        "metadata": {"b": "2"},
+        "tags": ["a"],
+        "environment": "staging",
+    }
+    view.add_legacy(
+        [{"type": "trace-create", "body": first}, {"type": "trace-create", "body": later}]
+    )
+    trace = view.trace("t")
+    assert (trace.name, trace.input, trace.user_id) == ("app", "question", "alice")
+    assert trace.metadata == {"a": "1", "b": "2"} and trace.tags == ["a", "z"]
+    assert trace.environment == "production" and trace.start_time.second == 0

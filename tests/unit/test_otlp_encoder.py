@@ -33,6 +33,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Sp
 
 from pipeline import __version__
 from pipeline.enrich import enrich
+from pipeline.enrich.caller import detached_parent
 from pipeline.enrich.options import EnrichOptions
 from pipeline.kong import RecordError, parse_records
 from pipeline.sinks.litefuse import LitefuseSink
@@ -78,17 +79,34 @@ def _attributes(items: Iterable[tuple[str, Any]]) -> list[KeyValue]:
     return [KeyValue(key=key, value=_value(value)) for key, value in items if value is not None]
 
 
+def _observation_only(trace: Trace) -> bool:
+    return trace.joined == "observation"
+
+
 def _trace_attributes(trace: Trace) -> list[tuple[str, Any]]:
+    """Trace-level attributes; joined in observation mode, no trace name or trace metadata."""
     items: list[tuple[str, Any]] = [
-        ("langfuse.trace.name", trace.name),
+        ("langfuse.trace.name", None if _observation_only(trace) else trace.name),
         ("langfuse.user.id", trace.user_id),
         ("langfuse.session.id", trace.session_id),
         ("langfuse.environment", trace.environment),
         ("langfuse.release", trace.release),
+        ("langfuse.version", trace.version),
         ("langfuse.trace.tags", trace.tags or None),
     ]
-    items += [(f"langfuse.trace.metadata.{k}", v) for k, v in trace.metadata.items()]
+    if not _observation_only(trace):
+        items += [(f"langfuse.trace.metadata.{k}", v) for k, v in trace.metadata.items()]
     return items
+
+
+def _root_parent(trace: Trace) -> bytes:
+    """The request span's parent: the caller's span, a detached one (a trace id given without
+    a parent, observation mode), or none (the trace's root)."""
+    if trace.parent_span_id is not None:
+        return bytes.fromhex(trace.parent_span_id)
+    if _observation_only(trace):
+        return bytes.fromhex(detached_parent(trace.id))
+    return b""
 
 
 def reference_spans(trace: Trace) -> list[Span]:
@@ -96,9 +114,12 @@ def reference_spans(trace: Trace) -> list[Span]:
     trace_id = bytes.fromhex(trace.id)
     shared = _trace_attributes(trace)
     generation = trace.generation
+    observation_only = _observation_only(trace)
     root = Span(
         trace_id=trace_id,
         span_id=bytes.fromhex(trace.span_id),
+        trace_state=trace.trace_state or "",
+        parent_span_id=_root_parent(trace),
         name=trace.name,
         kind=Span.SPAN_KIND_SERVER,
         start_time_unix_nano=_nanos(trace.timestamp),
@@ -118,9 +139,17 @@ def reference_spans(trace: Trace) -> list[Span]:
                 ),
                 ("langfuse.observation.level", generation.level),
                 ("langfuse.observation.status_message", generation.status_message),
+                *[
+                    (f"langfuse.observation.metadata.{k}", v)
+                    for k, v in (trace.metadata if observation_only else {}).items()
+                ],
             ]
         ),
     )
+    observation_metadata = (
+        {**generation.metadata, **trace.metadata} if observation_only else generation.metadata
+    )
+    prompt = generation.prompt_name is not None and generation.prompt_version is not None
     usage = generation.usage.details(generation.model) if generation.usage else {}
     cost = generation.cost.details(generation.model) if generation.cost else {}
     counted = generation.usage is not None and bool(usage)
@@ -129,6 +158,7 @@ def reference_spans(trace: Trace) -> list[Span]:
     child = Span(
         trace_id=trace_id,
         span_id=bytes.fromhex(generation.id),
+        trace_state=trace.trace_state or "",
         parent_span_id=root.span_id,
         name=generation.name,
         kind=Span.SPAN_KIND_CLIENT,
@@ -141,7 +171,7 @@ def reference_spans(trace: Trace) -> list[Span]:
                 ("langfuse.observation.model.name", "unknown" if unknown else generation.model),
                 ("gen_ai.request.model", generation.model),
                 ("gen_ai.system", trace.metadata.get("provider")),
-                ("gen_ai.operation.name", generation.name),
+                ("gen_ai.operation.name", trace.metadata.get("operation", generation.name)),
                 (
                     "langfuse.observation.model.parameters",
                     _json(generation.model_parameters) if generation.model_parameters else None,
@@ -167,11 +197,16 @@ def reference_spans(trace: Trace) -> list[Span]:
                 ("gen_ai.response.finish_reasons", [generation.finish_reason])
                 if generation.finish_reason
                 else ("gen_ai.response.finish_reasons", None),
+                ("langfuse.observation.prompt.name", generation.prompt_name if prompt else None),
+                (
+                    "langfuse.observation.prompt.version",
+                    generation.prompt_version if prompt else None,
+                ),
                 ("langfuse.observation.level", generation.level),
                 ("langfuse.observation.status_message", generation.status_message),
                 *[
                     (f"langfuse.observation.metadata.{k}", v)
-                    for k, v in generation.metadata.items()
+                    for k, v in observation_metadata.items()
                 ],
             ]
         ),
@@ -391,6 +426,48 @@ def _variants() -> list[tuple[str, Trace]]:
             ),
         ),
         ("non-string-tags", base.model_copy(update={"tags": ["a", 2, None]})),
+        # joined to a caller's trace: parent, tracestate, observation-level attributes only
+        (
+            "joined-observation",
+            base.model_copy(
+                update={
+                    "id": "4bf92f3577b34da6a3ce929d0e0e4736",
+                    "parent_span_id": "00f067aa0ba902b7",
+                    "joined": "observation",
+                    "trace_state": "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE",
+                    "version": "app-2.3.1",
+                    "generation": generation.model_copy(
+                        update={"prompt_name": "support/answer", "prompt_version": 7}
+                    ),
+                }
+            ),
+        ),
+        (
+            "joined-observation-without-parent",
+            base.model_copy(
+                update={"id": "4bf92f3577b34da6a3ce929d0e0e4736", "joined": "observation"}
+            ),
+        ),
+        (
+            "joined-full",
+            base.model_copy(
+                update={
+                    "id": "4bf92f3577b34da6a3ce929d0e0e4736",
+                    "parent_span_id": "00f067aa0ba902b7",
+                    "joined": "full",
+                }
+            ),
+        ),
+        (
+            "joined-full-without-parent",
+            base.model_copy(update={"id": "4bf92f3577b34da6a3ce929d0e0e4736", "joined": "full"}),
+        ),
+        (
+            "prompt-version-only",
+            base.model_copy(
+                update={"generation": generation.model_copy(update={"prompt_version": 7})}
+            ),
+        ),
         # None where the model allows none: the attribute is left out, as by the library
         (
             "nones",
