@@ -11,7 +11,7 @@ content choices, applied to message content only.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
@@ -184,12 +184,6 @@ def redact_token(match: re.Match[str]) -> str:
     return (prefix or "") + REDACTED
 
 
-# Every name a _JSON_PAIR or _QUERY_PAIR match can hold is one of these (secret names are made
-# of word characters, dots and hyphens), in the same place: after the opening quote, or after
-# the "?", "&", ";", a blank or the start.
-_JSON_NAME = re.compile(r"""["']([\w.-]+)\\*["']\s*:""")
-_QUERY_NAME = re.compile(r"(?:^|[?&;\s])([\w.-]+)=")
-_HEADER_NAME = re.compile(r"([\w.-]+)[ \t]*:")
 _GITHUB = re.compile(rb"gh[pousr]_")
 
 
@@ -379,29 +373,67 @@ def _patterns_for(text: str) -> int:
     quoted = colon and ('"' in text or "'" in text)
     equals = "=" in text
     if colon or equals:
-        names = any(part in lowered for part in _NAME_PARTS)
-        if names and colon and _any_secret(_HEADER_NAME, text, _is_header_secret):
-            needs |= _HEADER
-        if names and quoted and _any_secret(_JSON_NAME, text, is_secret_name):
-            needs |= _JSON
-        if (
-            equals
-            and (names or b"code" in lowered or b"session" in lowered)
-            and _any_secret(_QUERY_NAME, text, _is_query_secret)
-        ):
-            needs |= _QUERY
+        needs |= _pairs_for(lowered, colon, quoted, equals)
     return needs
 
 
-def _any_secret(names: re.Pattern[str], text: str, secret: Callable[[str], bool]) -> bool:
-    """Whether a name ``names`` finds in ``text`` is a secret one.
+_NAME_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789_.-")
+_QUERY_PARTS = (*_NAME_PARTS, b"code", b"session")
+_BLANKS = b" \t\r\n\x0b\x0c"
+_QUOTES = b"\"'"
+_DELIMITERS = b"?&;" + _BLANKS
 
-    Prompts are full of "key" and "token" in prose and of quoted JSON in code: without this,
-    the case-insensitive pair patterns ran over such texts (~150 µs each) to change nothing.
-    The leftmost-first scan finds every candidate: a match never covers another's opening
-    quote or "?&;" except as its own first character.
+
+def _pairs_for(lowered: bytes, colon: bool, quoted: bool, equals: bool) -> int:
+    """Which pair patterns could change the text: each name holding a name part, read around
+    the part and judged by what encloses it — a quote before and ``:`` after (a JSON or repr
+    pair), a delimiter before and ``=`` after (a query argument), ``:`` after (a header line).
+
+    The work follows the name parts in the text, not its words: a long prompt with a colon and
+    a "key" somewhere costs a few lookups, where scanning every word for a ``name:`` cost a
+    regex attempt per word.
     """
-    return any(secret(match[1]) for match in names.finditer(text))
+    needs = 0
+    size = len(lowered)
+    for part in _QUERY_PARTS if equals else _NAME_PARTS:
+        start = lowered.find(part)
+        while start != -1:
+            left, right = start, start + len(part)
+            while left and (lowered[left - 1] in _NAME_BYTES or lowered[left - 1] > 0x7F):
+                left -= 1
+            while right < size and (lowered[right] in _NAME_BYTES or lowered[right] > 0x7F):
+                right += 1
+            word = lowered[left:right]
+            if not word.isascii():  # \w takes non-ASCII letters: leave it to the patterns
+                return _JSON | _QUERY | _HEADER
+            name = word.decode()
+            before = lowered[left - 1] if left else 0x20  # the text's start, as a blank
+            after = right
+            while after < size and lowered[after] == 0x5C:  # backslashes of escaped JSON
+                after += 1
+            closing = after < size and lowered[after] in _QUOTES
+            if quoted and before in _QUOTES and closing:
+                colon_at = after + 1
+                while colon_at < size and lowered[colon_at] in _BLANKS:
+                    colon_at += 1
+                if colon_at < size and lowered[colon_at] == 0x3A and is_secret_name(name):
+                    needs |= _JSON
+            if (
+                equals
+                and right < size
+                and lowered[right] == 0x3D  # "="
+                and before in _DELIMITERS
+                and _is_query_secret(name)
+            ):
+                needs |= _QUERY
+            if colon:
+                colon_at = right
+                while colon_at < size and lowered[colon_at] in b" \t":
+                    colon_at += 1
+                if colon_at < size and lowered[colon_at] == 0x3A and _is_header_secret(name):
+                    needs |= _HEADER
+            start = lowered.find(part, right)
+    return needs
 
 
 @lru_cache(maxsize=4096)
