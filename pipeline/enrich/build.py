@@ -34,7 +34,14 @@ from pipeline.enrich.cost import PROVIDER_IDS, compute_cost
 from pipeline.enrich.ids import span_id, trace_id
 from pipeline.enrich.kong_ai import KongAI, read_kong_ai
 from pipeline.enrich.options import EnrichOptions
-from pipeline.enrich.privacy import limit_payload, mask, redact_text, scrub, scrub_present
+from pipeline.enrich.privacy import (
+    all_clean,
+    limit_payload,
+    mask,
+    redact_text,
+    scrub,
+    scrub_present,
+)
 from pipeline.enrich.providers import Exchange, LLMCall, detect, is_non_ai_path, sniff
 from pipeline.enrich.providers.base import Provider
 from pipeline.enrich.sampling import follows_caller, sampled
@@ -366,7 +373,7 @@ def _metadata(
             values["kong_ai_meta"] = kong_ai.meta
         if kong_ai.extra:
             values["kong_ai"] = kong_ai.extra
-    return scrub_present(values, _METADATA_KEYS)
+    return {key: value for key, value in values.items() if value is not None}
 
 
 # The metadata keys _metadata writes itself (only call.metadata's are the provider's).
@@ -423,14 +430,17 @@ def _generation_metadata(call: LLMCall, usage: Usage | None) -> dict[str, Any]:
     return metadata
 
 
-def _content(value: Any, options: EnrichOptions) -> Any:
-    """Message content as exported: credentials scrubbed, masks applied, payload mode."""
+def _content(value: Any, options: EnrichOptions, clean: bool) -> Any:
+    """Message content as exported: credentials scrubbed (unless ``clean`` says there are none),
+    masks applied, payload mode."""
     if value is None:
         return None
+    if not clean:
+        value = scrub(value)
     if not options.masks and options.payload_mode == "full":
-        return scrub(value)  # what mask and limit_payload leave as it is
+        return value  # what mask and limit_payload leave as it is
     return limit_payload(
-        mask(scrub(value), options.masks), options.payload_mode, options.payload_max_chars
+        mask(value, options.masks), options.payload_mode, options.payload_max_chars
     )
 
 
@@ -500,14 +510,27 @@ def _build_trace(
     # No prompt where the parser looks (a malformed request, Kong 3.9+ logging the body it sent
     # upstream in the provider's format): the request body itself, rather than no input.
     prompt = call.input if call.input is not None else request_body
-    payload_in, payload_out = _content(prompt, options), _content(call.output, options)
+    parameters, user_id, session_id = call.model_parameters, context.user_id, context.session_id
+    # Credentials: one look at all the text the trace exports. A trace exports a dozen values,
+    # and gating each on its own cost more than the searches themselves; nearly every trace has
+    # none, and the few that may are scrubbed value by value.
+    exported = (prompt, call.output, parameters, error, user_id, session_id, trace_name, tags)
+    clean = all_clean((*exported, generation_metadata), metadata, _METADATA_KEYS)
+    if not clean:
+        parameters, error = scrub(parameters), scrub(error)
+        user_id, session_id = scrub(user_id), scrub(session_id)
+        trace_name, tags = redact_text(trace_name), scrub(tags)
+        metadata = scrub_present(metadata, _METADATA_KEYS)
+        generation_metadata = scrub(generation_metadata)
+    payload_in = _content(prompt, options, clean)
+    payload_out = _content(call.output, options, clean)
     generation = _generation(
         {
             "id": span_id(ids.own, "generation"),
             "name": operation,
             "type": call.observation_type,
             "model": model,
-            "model_parameters": scrub(call.model_parameters),
+            "model_parameters": parameters,
             "input": payload_in,
             "output": payload_out,
             "usage": usage,
@@ -517,7 +540,7 @@ def _build_trace(
             "completion_start_time": completion_start,
             "finish_reason": call.finish_reason,
             "level": "ERROR" if error else "DEFAULT",
-            "status_message": scrub(error) if error else None,
+            "status_message": error or None,
             "metadata": generation_metadata,
             "prompt_name": said.prompt_name if said else None,
             "prompt_version": said.prompt_version if said else None,
@@ -535,8 +558,8 @@ def _build_trace(
             "name": trace_name,
             "timestamp": start,
             "end_time": end,
-            "user_id": scrub(context.user_id),
-            "session_id": scrub(context.session_id),
+            "user_id": user_id,
+            "session_id": session_id,
             "environment": environment,
             "release": release,
             "version": said.version if said else None,
@@ -652,4 +675,4 @@ def _trace_name(record: KongRecord, options: EnrichOptions, path: str) -> str:
         return record.route.name
     if options.trace_name == "service" and record.service and record.service.name:
         return record.service.name
-    return redact_text(path)  # a path may carry a key: /ai/chat;api_key=…, /key/sk-…
+    return path  # scrubbed with the rest: a path may carry a key (/key/sk-…)
