@@ -110,6 +110,25 @@ def test_default_weights_cover_every_category_and_sum_to_100() -> None:
     assert set(mix.EXPECTED.values()) == {"trace", "skipped", "dead_letter"}
 
 
+def test_each_category_carries_its_generator_from_its_own_module() -> None:
+    for category in mix.CATEGORIES:
+        assert category.make.__module__ == f"pipeline.bench.mix.categories.{category.name}"
+    assert sorted(mix.__all__) == sorted(
+        [
+            "CATEGORIES",
+            "Category",
+            "DEFAULT_WEIGHTS",
+            "EXPECTED",
+            "composition",
+            "generate",
+            "generate_labelled",
+            "parse_weights",
+            "plan",
+            "resolve_weights",
+        ]
+    )
+
+
 def test_proportions_are_exact() -> None:
     assert mix.composition(1000) == {name: int(w * 10) for name, w in mix.DEFAULT_WEIGHTS.items()}
     counts = mix.composition(997, seed=3)
