@@ -157,8 +157,6 @@ def enrich(
             f"generating {records:,} records {TIMES} {len(scales)} size(s), {rounds} round(s)…"
         )
     results = run_sweep(scales, records, rounds=rounds, seed=seed, weights=weights, options=options)
-    if plot is not None:
-        _plot(plot, enrich=results)
     if as_json:
         document = {
             "benchmark": "enrich",
@@ -170,6 +168,9 @@ def enrich(
             "results": [result.to_dict() for result in results],
         }
         sys.stdout.write(orjson.dumps(document).decode() + "\n")
+        sys.stdout.flush()  # the figures first: a chart that fails must not lose them
+        if plot is not None:
+            _plot(plot, enrich=results)
         return
 
     out = Console() if sys.stdout.isatty() else Console(width=160)
@@ -245,6 +246,8 @@ def enrich(
         )
     if any(r.internal_errors for r in results):
         err.print("[bold red]internal errors:[/] enrich raised on some records (a bug)")
+    if plot is not None:
+        _plot(plot, enrich=results)
 
 
 @bench_app.command("e2e")
@@ -328,9 +331,9 @@ def e2e(
             if as_json:  # as each run ends: a long sweep keeps what it measured so far
                 sys.stdout.write(orjson.dumps(result.to_dict()).decode() + "\n")
                 sys.stdout.flush()
-    if plot is not None:
-        _plot(plot, e2e=results)
     if as_json:
+        if plot is not None:
+            _plot(plot, e2e=results)
         return
     for result in results:
         table = Table(
@@ -346,6 +349,8 @@ def e2e(
             Console().print(line)
     if len(results) > 1:
         Console().print(_sweep_table(results))
+    if plot is not None:
+        _plot(plot, e2e=results)
     if any(result.lost or result.duplicates for result in results):
         raise typer.Exit(1)
 
