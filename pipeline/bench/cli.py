@@ -6,12 +6,18 @@ import contextlib
 import signal
 import sys
 import threading
-from collections.abc import Iterator
-from typing import Annotated
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from pipeline.bench.e2e import E2EResult
+    from pipeline.bench.enrich import EnrichBenchResult
 
 bench_app = typer.Typer(
     help="Benchmarks on a generated, realistic mix of Kong records.", no_args_is_help=True
@@ -29,6 +35,72 @@ def _sizes(text: str) -> list[float]:
     if not sizes or any(not 0 < size <= 1000 for size in sizes):
         raise typer.BadParameter("sizes must be numbers in (0, 1000], e.g. 0.5,1,4,16")
     return sizes
+
+
+def _counts(text: str, name: str, highest: int) -> list[int]:
+    """``"1,2"`` → [1, 2]: the values of a sweep option, each in [1, highest]."""
+    try:
+        counts = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise typer.BadParameter(
+            f"not a list of whole numbers: {text!r}", param_hint=name
+        ) from None
+    if not counts or any(not 1 <= count <= highest for count in counts):
+        raise typer.BadParameter(f"each value must be in [1, {highest}], e.g. 1,2", param_hint=name)
+    return counts
+
+
+def _runs(workers: list[int], partitions: list[int]) -> list[tuple[int, int]]:
+    """(workers, partitions) of each run: the lists side by side, a single value repeated."""
+    if len(workers) > 1 and len(partitions) > 1 and len(workers) != len(partitions):
+        raise typer.BadParameter(
+            "--workers and --partitions list different numbers of runs; give one value for "
+            "either, or as many values for both (paired in order)"
+        )
+    count = max(len(workers), len(partitions))
+    return [
+        (workers[min(i, len(workers) - 1)], partitions[min(i, len(partitions) - 1)])
+        for i in range(count)
+    ]
+
+
+PlotDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--plot",
+        file_okay=False,
+        help="Write PNG charts of the figures into this directory (needs the bench extra).",
+    ),
+]
+
+
+def _check_plot_dir(directory: Path | None) -> None:
+    """Before a run: matplotlib is there and the directory can be made (one line if not)."""
+    if directory is None:
+        return
+    from pipeline.bench.plot import PlotUnavailable, require_matplotlib
+
+    try:
+        require_matplotlib()
+        directory.mkdir(parents=True, exist_ok=True)
+    except (PlotUnavailable, OSError) as exc:
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(2) from None
+
+
+def _plot(
+    directory: Path,
+    *,
+    enrich: Sequence[EnrichBenchResult] = (),
+    e2e: Sequence[E2EResult] = (),
+) -> None:
+    from pipeline.bench.plot import write_plots
+
+    written, notes = write_plots(directory, enrich=enrich, e2e=e2e)
+    for path in written:
+        err.print(f"wrote {escape(str(path))}", soft_wrap=True, highlight=False)
+    for note in notes:
+        err.print(f"[dim]{escape(note)}[/]", soft_wrap=True, highlight=False)
 
 
 @bench_app.command("enrich")
@@ -51,8 +123,13 @@ def enrich(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON object with every figure.")
     ] = False,
+    plot: PlotDir = None,
 ) -> None:
-    """Records/s of the enrich stage vs. the JSON-parse ceiling, and OTLP encoding per trace."""
+    """Records/s of the enrich stage vs. the JSON-parse ceiling, and OTLP encoding per trace.
+
+    --plot DIR writes enrich-sizes.png: records/s and µs per record against the record size,
+    with the ceiling and the floor.
+    """
     import orjson
 
     from pipeline.bench.enrich import (
@@ -74,6 +151,7 @@ def enrich(
     except SettingsError as exc:
         err.print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(2) from None
+    _check_plot_dir(plot)
     if not as_json:
         err.print(
             f"generating {records:,} records {TIMES} {len(scales)} size(s), {rounds} round(s)…"
@@ -81,6 +159,7 @@ def enrich(
     results = run_sweep(scales, records, rounds=rounds, seed=seed, weights=weights, options=options)
     if as_json:
         document = {
+            "benchmark": "enrich",
             "records": records,
             "rounds": rounds,
             "seed": seed,
@@ -89,6 +168,9 @@ def enrich(
             "results": [result.to_dict() for result in results],
         }
         sys.stdout.write(orjson.dumps(document).decode() + "\n")
+        sys.stdout.flush()  # the figures first: a chart that fails must not lose them
+        if plot is not None:
+            _plot(plot, enrich=results)
         return
 
     out = Console() if sys.stdout.isatty() else Console(width=160)
@@ -164,6 +246,8 @@ def enrich(
         )
     if any(r.internal_errors for r in results):
         err.print("[bold red]internal errors:[/] enrich raised on some records (a bug)")
+    if plot is not None:
+        _plot(plot, enrich=results)
 
 
 @bench_app.command("e2e")
@@ -171,10 +255,15 @@ def e2e(
     records: Annotated[
         int, typer.Option(min=100, max=10_000_000, help="Records published as the backlog.")
     ] = 50_000,
-    partitions: Annotated[int, typer.Option(min=1, max=64, help="Partitions per topic.")] = 4,
+    partitions: Annotated[
+        str, typer.Option(help="Partitions per topic; a list (4,8) runs once per value.")
+    ] = "4",
     workers: Annotated[
-        int, typer.Option(min=1, max=16, help="Worker processes in the consumer group.")
-    ] = 1,
+        str,
+        typer.Option(
+            help="Worker processes in the consumer group; a list (1,2) runs once per value."
+        ),
+    ] = "1",
     latency_seconds: Annotated[
         float, typer.Option(min=0, max=600, help="Length of the half-rate latency phase (0: skip).")
     ] = 10.0,
@@ -189,49 +278,136 @@ def e2e(
         int, typer.Option(min=1, max=9, help="Passes of the bare consumer (the median counts).")
     ] = 3,
     as_json: Annotated[
-        bool, typer.Option("--json", help="Print one JSON object with every figure.")
+        bool,
+        typer.Option("--json", help="Print every figure as JSON: one object (a line) per run."),
     ] = False,
+    plot: PlotDir = None,
 ) -> None:
     """Kafka → worker → a local Litefuse stand-in, next to a bare consumer on the same topic.
 
-    Uses KAFKA_BOOTSTRAP_SERVERS when set, else starts the embedded broker.
+    Uses KAFKA_BOOTSTRAP_SERVERS when set, else starts the embedded broker. Lists in --workers
+    and --partitions run the benchmark once per value (side by side when both are lists).
+    --plot DIR writes e2e-latency.png (the latency phase's distribution) and, for several
+    runs, e2e-workers.png (records/s and worker CPU per record by workers and partitions).
     """
     import orjson
 
     from pipeline.bench.e2e import run_e2e, summary_rows
     from pipeline.settings import SettingsError, load_settings
 
+    runs = _runs(_counts(workers, "--workers", 16), _counts(partitions, "--partitions", 64))
     try:
         bootstrap = load_settings().kafka_bootstrap_servers
     except SettingsError as exc:
         err.print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(2) from None
+    _check_plot_dir(plot)
+    results: list[E2EResult] = []
     with _sigterm_exits():
-        result = run_e2e(
-            records,
-            bootstrap=bootstrap,
-            partitions=partitions,
-            workers=workers,
-            latency_seconds=latency_seconds,
-            outage_seconds=outage_seconds,
-            seed=seed,
-            timeout=timeout,
-            ceiling_passes=ceiling_passes,
-            progress=(lambda _: None) if as_json else (lambda text: err.print(f"[dim]{text}…[/]")),
-        )
+        for number, (run_workers, run_partitions) in enumerate(runs, 1):
+            prefix = (
+                f"run {number}/{len(runs)} ({run_workers} worker(s), {run_partitions} partitions): "
+                if len(runs) > 1
+                else ""
+            )
+
+            def progress(text: str, prefix: str = prefix) -> None:
+                if not as_json:
+                    err.print(f"[dim]{escape(prefix + text)}…[/]")
+
+            result = run_e2e(
+                records,
+                bootstrap=bootstrap,
+                partitions=run_partitions,
+                workers=run_workers,
+                latency_seconds=latency_seconds,
+                outage_seconds=outage_seconds,
+                seed=seed,
+                timeout=timeout,
+                ceiling_passes=ceiling_passes,
+                progress=progress,
+            )
+            results.append(result)
+            if as_json:  # as each run ends: a long sweep keeps what it measured so far
+                sys.stdout.write(orjson.dumps(result.to_dict()).decode() + "\n")
+                sys.stdout.flush()
     if as_json:
-        sys.stdout.write(orjson.dumps(result.to_dict()).decode() + "\n")
+        if plot is not None:
+            _plot(plot, e2e=results)
         return
-    table = Table(title=f"kong-litefuse end to end ({workers} worker(s), {partitions} partitions)")
-    table.add_column("figure")
-    table.add_column("value", justify="right")
-    for name, value in summary_rows(result):
-        table.add_row(name, value)
-    Console().print(table)
-    for line in e2e_targets(result.to_dict()):
-        Console().print(line)
-    if result.lost or result.duplicates:
+    for result in results:
+        table = Table(
+            title=f"kong-litefuse end to end ({result.workers} worker(s), "
+            f"{result.partitions} partitions)"
+        )
+        table.add_column("figure")
+        table.add_column("value", justify="right")
+        for name, value in summary_rows(result):
+            table.add_row(name, value)
+        Console().print(table)
+        for line in e2e_targets(result.to_dict()):
+            Console().print(line)
+    if len(results) > 1:
+        Console().print(_sweep_table(results))
+    if plot is not None:
+        _plot(plot, e2e=results)
+    if any(result.lost or result.duplicates for result in results):
         raise typer.Exit(1)
+
+
+def _sweep_table(results: Sequence[E2EResult]) -> Table:
+    """The runs of a sweep side by side."""
+    table = Table(title="end to end, run by run")
+    for column in (
+        "workers",
+        "partitions",
+        "records/s",
+        "vs bare consumer",
+        "worker CPU µs/record",
+        "p99 ms",
+        "peak RSS MB",
+        "lost / dup",
+    ):
+        table.add_column(column, justify="right")
+    for r in results:
+        table.add_row(
+            str(r.workers),
+            str(r.partitions),
+            f"{r.records_per_s:,.0f}",
+            f"{r.ratio_to_ceiling:.3f}",
+            f"{r.worker_cpu_ms_per_record * 1000:,.0f}",
+            f"{r.latency_p99_ms:,.0f}",
+            f"{r.peak_rss_mb:,.0f}",
+            f"{r.lost} / {r.duplicates}",
+        )
+    return table
+
+
+@bench_app.command("plot")
+def plot_saved(
+    source: Annotated[
+        Path,
+        typer.Option(
+            "--from",
+            exists=True,
+            dir_okay=False,
+            help="Output of bench enrich --json or bench e2e --json (JSON lines may be joined).",
+        ),
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", file_okay=False, help="Directory for the PNG charts.")
+    ],
+) -> None:
+    """Draw the charts of saved --json output again, without re-running the benchmark."""
+    _check_plot_dir(out)
+    from pipeline.bench.plot import load_results
+
+    try:
+        loaded = load_results(source)
+    except (ValueError, KeyError, TypeError) as exc:
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(2) from None
+    _plot(out, enrich=loaded.enrich, e2e=loaded.e2e)
 
 
 @contextlib.contextmanager

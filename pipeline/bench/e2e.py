@@ -32,8 +32,8 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +96,9 @@ class E2EResult:
     latency_records: int = 0
     latency_p50_ms: float = 0.0
     latency_p99_ms: float = 0.0
+    latencies_ms: list[float] = field(default_factory=list)
+    """Produce → accepted by the receiver of each trace of the latency phase, in ms (0.1 ms
+    steps), sorted: the distribution behind p50 and p99 (``bench … --plot``)."""
     # outage
     outage_seconds: float = 0.0
     outage_records: int = 0
@@ -108,7 +111,12 @@ class E2EResult:
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {"benchmark": "e2e", **asdict(self)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> E2EResult:
+        """A result read back from ``to_dict``'s JSON (keys it does not know are ignored)."""
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -510,6 +518,7 @@ def run_e2e(
                 result.latency_records = count
                 result.latency_p50_ms = _percentile(latencies, 0.5)
                 result.latency_p99_ms = _percentile(latencies, 0.99)
+                result.latencies_ms = sorted(round(ms, 1) for ms in latencies)
 
             if outage_seconds > 0:
                 progress(f"outage: Litefuse answers 503 for {outage_seconds:.0f}s")

@@ -28,7 +28,7 @@ import statistics
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import orjson
@@ -151,9 +151,21 @@ class EnrichBenchResult:
             meets_throughput_target=self.meets_throughput_target,
             meets_ratio_target=self.meets_ratio_target,
         )
-        for key in ("ceiling_samples", "floor_samples", "enrich_samples", "otlp_samples"):
+        for key in _SAMPLES:
             data[key] = list(data[key])
         return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> EnrichBenchResult:
+        """A result read back from ``to_dict``'s JSON (the derived figures are recomputed)."""
+        known = {f.name: data[f.name] for f in fields(cls) if f.name in data}
+        for key in _SAMPLES:
+            if key in known:
+                known[key] = tuple(known[key])
+        return cls(**known)
+
+
+_SAMPLES = ("ceiling_samples", "floor_samples", "enrich_samples", "otlp_samples")
 
 
 def worker_options() -> EnrichOptions:

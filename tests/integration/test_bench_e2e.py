@@ -60,6 +60,12 @@ def test_bench_e2e_reports_every_figure(
         figures["records_per_s"] / figures["ceiling_records_per_s"]
     )
     assert 0 < figures["latency_p50_ms"] <= figures["latency_p99_ms"]
+    # the latencies behind p50 and p99 are kept (sorted, 0.1 ms steps) for the latency chart
+    latencies = figures["latencies_ms"]
+    assert 0 < len(latencies) <= figures["latency_records"] and latencies == sorted(latencies)
+    assert latencies[0] <= figures["latency_p50_ms"] + 0.05
+    assert figures["latency_p99_ms"] <= latencies[-1] + 0.05
+    assert figures["benchmark"] == "e2e"
     assert figures["requests"] >= 1 and figures["bytes_per_trace"] > 0
     assert figures["peak_rss_mb"] > 50 and figures["outage_peak_rss_mb"] > 50
     # PSS counts shared pages once: sampled, it is above zero and under the summed RSS peak

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import statistics
 from collections import Counter
 from typing import Any
@@ -59,11 +60,73 @@ def test_same_seed_same_bytes_other_seed_other_bytes() -> None:
     assert len(set(first) & set(other)) == 0
 
 
+def _digest(labelled: list[tuple[str, bytes]]) -> str:
+    """One SHA-256 over (category, length, value) of every record, in order."""
+    digest = hashlib.sha256()
+    for category, value in labelled:
+        digest.update(category.encode() + b"\0" + len(value).to_bytes(8, "big") + value)
+    return digest.hexdigest()
+
+
+# Recorded from the generator as it was before it became a package (pipeline/bench/mix.py at
+# 7eacf9a): the same seed must keep giving the same bytes, so figures measured on the mix stay
+# comparable across commits. A change to what a category generates must update these on purpose.
+PINNED_MIXES = {
+    (300, 7, 1.0): "4b0abf8e7831307675f83cb5f8174299029374df595968f72fdba08561e93c84",
+    (200, 11, 0.5): "1ed65f8891c438b71102093e581adc1db56dd67ec75e24f36802e64de62c2bf0",
+    (200, 3, 4.0): "12c36080039bd499df4d6e69a4fdb775ae46ef22aee42397618ac3ba7138b1b8",
+}
+PINNED_CATEGORIES = {  # 30 records of one category alone, seed 5
+    "chat": "5c995238cd89c7580cde90446c20c0bfae5c91622fbea08128a1269f7a56ef4e",
+    "stream": "1559cf80b1bba9d2bf2f42084710e10ad3172bf69375f33d8e337d50b2fc9dce",
+    "embeddings": "361c41d1446e7d03b713d9008ce9ca6baf3657e96f523003de011faa6e061cea",
+    "anthropic": "b232ec96d82b34fb2d649391f8c71acf1ab0962a107848ef7f5a8e155ef9c2a8",
+    "vllm": "1709e49a7f1171994f657156e2d7da2f865be55678ef8417875587684225efa8",
+    "kong_ai": "40d3549c9301ccb8edaa3e819f5a41a9f3d6a9d3fb47c5e77b28918a37e3c2f3",
+    "error": "43af0218633ec545f6bb6fe7c202eb90fb8cfd5ff55b8bc97978dc8b231df745",
+    "non_ai": "479b1bfef0d7b92e3c4a1ec31484082f612b361cf9834a0c67863d992d9b72bf",
+    "malformed": "6b68f39e698d2a07f169a202d62b84af16c578b86fd1d01595ac1a316f23eb7f",
+}
+
+
+@pytest.mark.parametrize(("count", "seed", "scale"), list(PINNED_MIXES))
+def test_the_mix_keeps_its_bytes(count: int, seed: int, scale: float) -> None:
+    labelled = mix.generate_labelled(count, seed, size_scale=scale)
+    assert _digest(labelled) == PINNED_MIXES[count, seed, scale]
+
+
+@pytest.mark.parametrize("category", list(PINNED_CATEGORIES))
+def test_each_category_keeps_its_bytes(category: str) -> None:
+    only = dict.fromkeys(mix.DEFAULT_WEIGHTS, 0) | {category: 1}
+    labelled = mix.generate_labelled(30, 5, weights=only)
+    assert {label for label, _ in labelled} == {category}
+    assert _digest(labelled) == PINNED_CATEGORIES[category]
+
+
 def test_default_weights_cover_every_category_and_sum_to_100() -> None:
     assert [c.name for c in mix.CATEGORIES] == list(mix.DEFAULT_WEIGHTS)
     assert sum(mix.DEFAULT_WEIGHTS.values()) == 100
     assert all(weight > 0 for weight in mix.DEFAULT_WEIGHTS.values())
     assert set(mix.EXPECTED.values()) == {"trace", "skipped", "dead_letter"}
+
+
+def test_each_category_carries_its_generator_from_its_own_module() -> None:
+    for category in mix.CATEGORIES:
+        assert category.make.__module__ == f"pipeline.bench.mix.categories.{category.name}"
+    assert sorted(mix.__all__) == sorted(
+        [
+            "CATEGORIES",
+            "Category",
+            "DEFAULT_WEIGHTS",
+            "EXPECTED",
+            "composition",
+            "generate",
+            "generate_labelled",
+            "parse_weights",
+            "plan",
+            "resolve_weights",
+        ]
+    )
 
 
 def test_proportions_are_exact() -> None:

@@ -1,0 +1,256 @@
+"""The benchmark charts: each plot function writes a PNG with the expected title and axes, the
+``--json`` output re-plots, and ``--plot`` without matplotlib fails in one line."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import orjson
+import pytest
+from typer.testing import CliRunner
+
+from pipeline.bench.e2e import E2EResult
+from pipeline.bench.enrich import EnrichBenchResult
+from pipeline.cli import app
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture
+def mpl() -> ModuleType:
+    """matplotlib, or the test is skipped: it comes with the bench (and test) extra."""
+    return pytest.importorskip(
+        "matplotlib", reason="matplotlib is not installed: pip install -e '.[bench]'"
+    )
+
+
+def _enrich(size_scale: float, mean_bytes: float, enrich_s: float) -> EnrichBenchResult:
+    return EnrichBenchResult(
+        records=1000,
+        rounds=3,
+        seed=7,
+        size_scale=size_scale,
+        mean_record_bytes=mean_bytes,
+        ceiling_seconds=enrich_s / 20,
+        floor_seconds=enrich_s / 8,
+        floor_documents=3100,
+        enrich_seconds=enrich_s,
+        otlp_seconds=0.03,
+        traced=890,
+        skipped=90,
+        dead_lettered=20,
+        internal_errors=0,
+        trace_json_bytes=8000.0,
+        otlp_bytes_per_trace=4000.0,
+        otlp_batches=5,
+        otlp_encoder="encode_request_bytes",
+        composition={"chat": 360},
+        outcomes={"chat": {"traced": 360}},
+        ceiling_samples=(enrich_s / 20,) * 3,
+        floor_samples=(enrich_s / 8,) * 3,
+        enrich_samples=(enrich_s,) * 3,
+        otlp_samples=(0.03,) * 3,
+    )
+
+
+ENRICH = [_enrich(4.0, 16_000, 1.2), _enrich(0.25, 5_000, 0.3), _enrich(1.0, 7_400, 0.4)]
+
+
+def _e2e(workers: int, partitions: int, *, latencies: int = 400) -> E2EResult:
+    result = E2EResult(
+        records=20_000,
+        traces_expected=17_800,
+        partitions=partitions,
+        embedded_broker=True,
+        workers=workers,
+    )
+    result.records_per_s = 1000.0 * workers
+    result.ceiling_records_per_s = 12_000.0
+    result.worker_cpu_ms_per_record = 0.9
+    result.worker_cpu_budget_us = 80.0
+    result.latency_rate = result.records_per_s / 2
+    result.latencies_ms = [100.0 + 3 * i for i in range(latencies)]
+    if latencies:
+        result.latency_records = latencies
+        result.latency_p50_ms = result.latencies_ms[latencies // 2]
+        result.latency_p99_ms = result.latencies_ms[int(latencies * 0.99)]
+    return result
+
+
+def _assert_png(path: Path, title: str) -> None:
+    from PIL import Image  # matplotlib's own dependency
+
+    data = path.read_bytes()
+    assert data.startswith(PNG_MAGIC) and len(data) > 10_000
+    with Image.open(path) as image:
+        assert image.info["Title"] == title
+        assert image.size[0] > image.size[1] > 300
+
+
+def _legend(axes: Any) -> list[str]:
+    return [text.get_text() for text in axes.get_legend().get_texts()]
+
+
+# --- the plot functions ----------------------------------------------------------------------
+
+
+def test_enrich_sizes(mpl: ModuleType, tmp_path: Path) -> None:
+    from pipeline.bench.plot import plot_enrich_sizes
+
+    path = tmp_path / "sizes.png"
+    figure = plot_enrich_sizes(ENRICH, path)
+    title = figure.get_suptitle()
+    assert title.startswith("Enrich stage by record size (1,000 records, median of 3 round(s)")
+    _assert_png(path, title)
+    rate, cost = figure.axes
+    assert rate.get_title() == "throughput" and cost.get_title() == "time per record"
+    assert rate.get_ylabel() == "records/s"
+    assert cost.get_ylabel().startswith("µs per record")
+    for axes in (rate, cost):
+        assert axes.get_xlabel() == "mean record size, KB (size scale)"
+        assert axes.get_xscale() == "log" and axes.get_yscale() == "log"
+        legend = _legend(axes)
+        assert any("ceiling" in label for label in legend)
+        assert any("floor" in label for label in legend)
+        assert any("enrich" in label for label in legend)
+        assert any("target" in label for label in legend)
+        # one tick per measured size, smallest first, with its size scale
+        ticks = [tick.get_text() for tick in axes.get_xticklabels()]
+        assert ticks == ["4.9\n×0.25", "7.2\n×1", "15.6\n×4"]  # noqa: RUF001
+    # the enrich line is records/s of the smallest records first
+    enrich_line = rate.get_lines()[2]
+    assert list(enrich_line.get_ydata()) == pytest.approx([1000 / 0.3, 1000 / 0.4, 1000 / 1.2])
+
+
+def test_e2e_scaling(mpl: ModuleType, tmp_path: Path) -> None:
+    from pipeline.bench.plot import plot_e2e_scaling
+
+    path = tmp_path / "workers.png"
+    runs = [_e2e(1, 1), _e2e(1, 4), _e2e(2, 4)]
+    figure = plot_e2e_scaling(runs, path)
+    title = figure.get_suptitle()
+    assert title == "End to end by workers and partitions (20,000 records per run)"
+    _assert_png(path, title)
+    rate, cpu = figure.axes
+    assert rate.get_ylabel() == "records/s" and cpu.get_ylabel() == "CPU µs per record"
+    for axes in (rate, cpu):
+        assert axes.get_xlabel() == "workers and partitions of each run"
+        ticks = [tick.get_text() for tick in axes.get_xticklabels()]
+        assert ticks == ["1 worker\n1 part.", "1 worker\n4 part.", "2 workers\n4 part."]
+    heights = [bar.get_height() for bar in rate.containers[0]]
+    assert heights == [1000.0, 1000.0, 2000.0]
+    assert [bar.get_height() for bar in cpu.containers[0]] == pytest.approx([900.0] * 3)
+    assert any("bare consumer" in label for label in _legend(rate))
+    assert any("budget" in label for label in _legend(cpu))
+
+
+def test_e2e_latency(mpl: ModuleType, tmp_path: Path) -> None:
+    from pipeline.bench.plot import plot_e2e_latency
+
+    path = tmp_path / "latency.png"
+    figure = plot_e2e_latency([_e2e(1, 4)], path)
+    title = figure.get_suptitle()
+    assert title.startswith("End-to-end latency at half the sustained rate")
+    _assert_png(path, title)
+    histogram, cdf = figure.axes
+    assert histogram.get_xlabel() == cdf.get_xlabel() == "latency, ms"
+    assert histogram.get_ylabel() == "traces"
+    assert cdf.get_ylabel().startswith("share of traces")
+    legend = _legend(cdf)
+    assert legend[0] == "400 traces at 500 records/s: p50 700 ms, p99 1,288 ms"
+    assert any("p99 ≤ 2,000 ms" in label for label in legend)
+    # the cumulative share ends at every trace
+    assert list(cdf.get_lines()[0].get_ydata())[-1] == 1.0
+
+
+def test_latency_needs_a_latency_phase(mpl: ModuleType, tmp_path: Path) -> None:
+    from pipeline.bench.plot import plot_e2e_latency
+
+    with pytest.raises(ValueError, match="no latency phase"):
+        plot_e2e_latency([_e2e(1, 4, latencies=0)], tmp_path / "x.png")
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_write_plots_writes_what_the_results_allow(mpl: ModuleType, tmp_path: Path) -> None:
+    from pipeline.bench.plot import write_plots
+
+    written, notes = write_plots(tmp_path / "a", enrich=ENRICH, e2e=[_e2e(1, 4), _e2e(2, 4)])
+    assert [p.name for p in written] == ["enrich-sizes.png", "e2e-workers.png", "e2e-latency.png"]
+    assert notes == []
+    written, notes = write_plots(tmp_path / "b", e2e=[_e2e(1, 4, latencies=0)])
+    assert written == [] and len(notes) == 2
+    assert "--workers 1,2" in notes[0] and "--latency-seconds 0" in notes[1]
+
+
+# --- saved JSON ------------------------------------------------------------------------------
+
+
+def test_json_round_trips_to_the_same_results(tmp_path: Path) -> None:
+    from pipeline.bench.plot import load_results
+
+    enrich_doc = {"benchmark": "enrich", "results": [r.to_dict() for r in ENRICH]}
+    (tmp_path / "enrich.json").write_bytes(orjson.dumps(enrich_doc, option=orjson.OPT_INDENT_2))
+    runs = [_e2e(1, 4), _e2e(2, 4)]
+    (tmp_path / "e2e.json").write_bytes(b"\n".join(orjson.dumps(r.to_dict()) for r in runs))
+    assert load_results(tmp_path / "enrich.json").enrich == ENRICH
+    loaded = load_results(tmp_path / "e2e.json")
+    assert loaded.e2e == runs and loaded.enrich == []
+    # a file saved before the documents said which benchmark they are
+    old = {k: v for k, v in runs[0].to_dict().items() if k not in ("benchmark", "latencies_ms")}
+    (tmp_path / "old.json").write_bytes(orjson.dumps(old))
+    assert load_results(tmp_path / "old.json").e2e == [
+        dataclasses.replace(runs[0], latencies_ms=[])
+    ]
+    (tmp_path / "bad.json").write_bytes(b'{"something": "else"}')
+    with pytest.raises(ValueError, match="not the output of bench"):
+        load_results(tmp_path / "bad.json")
+
+
+def test_bench_plot_redraws_saved_json(mpl: ModuleType, tmp_path: Path) -> None:
+    saved = tmp_path / "sweep.json"
+    saved.write_bytes(b"\n".join(orjson.dumps(r.to_dict()) for r in (_e2e(1, 4), _e2e(2, 4))))
+    outcome = CliRunner().invoke(
+        app, ["bench", "plot", "--from", str(saved), "--out", str(tmp_path / "out")]
+    )
+    assert outcome.exit_code == 0, outcome.output
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "e2e-latency.png",
+        "e2e-workers.png",
+    ]
+    assert "wrote " in outcome.output
+
+    (tmp_path / "junk.json").write_text("not json\n")
+    outcome = CliRunner().invoke(
+        app, ["bench", "plot", "--from", str(tmp_path / "junk.json"), "--out", str(tmp_path)]
+    )
+    assert outcome.exit_code == 2
+    assert "not JSON or JSON lines" in outcome.output and "Traceback" not in outcome.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["bench", "enrich", "--records", "10", "--rounds", "1"],
+        ["bench", "e2e", "--records", "100"],
+    ],
+)
+def test_plot_without_matplotlib_fails_in_one_line_naming_the_extra(
+    args: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_run(*_: object, **__: object) -> None:
+        raise AssertionError("the benchmark ran although it could not plot")
+
+    monkeypatch.setattr("pipeline.bench.e2e.run_e2e", no_run)
+    monkeypatch.setattr("pipeline.bench.enrich.run_sweep", no_run)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib → ImportError
+    outcome = CliRunner().invoke(app, [*args, "--plot", str(tmp_path / "charts")])
+    assert outcome.exit_code == 2
+    lines = outcome.output.strip().splitlines()
+    assert lines == [
+        "error: plotting needs matplotlib, from the bench extra: pip install 'kong-litefuse[bench]'"
+    ]
+    assert not (tmp_path / "charts").exists()
