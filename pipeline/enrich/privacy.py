@@ -185,8 +185,6 @@ def redact_token(match: re.Match[str]) -> str:
     return (prefix or "") + REDACTED
 
 
-
-
 @lru_cache(maxsize=4096)
 def _is_header_secret(name: str) -> bool:
     """Whether _HEADER_LINE redacts after ``name``, or after a part of it that starts a word

@@ -8,9 +8,9 @@ import pytest
 from prometheus_client import generate_latest
 
 from pipeline import metrics
-from pipeline.app import count_trace
 from pipeline.enrich.options import EnrichOptions
 from pipeline.enrich.stage import KafkaValue, Rejected, StageConfig, Traced, run_stage
+from pipeline.worker.enrich import count_trace
 from tests.factories import kong_values
 
 

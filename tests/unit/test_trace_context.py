@@ -24,7 +24,6 @@ from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 
 from pipeline import metrics
-from pipeline.app import count_trace
 from pipeline.delivery.dedup import DedupWindow
 from pipeline.delivery.deliverer import Deliverer
 from pipeline.enrich import Skipped, enrich
@@ -46,6 +45,7 @@ from pipeline.sinks.legacy import encode_batch
 from pipeline.sinks.litefuse import LitefuseSink
 from pipeline.sinks.otlp import encode_request_bytes
 from pipeline.trace import Trace
+from pipeline.worker.enrich import count_trace
 from tests.conftest import EXAMPLES
 from tests.litefuse import LitefuseView, rows_for
 
