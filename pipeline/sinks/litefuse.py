@@ -21,7 +21,7 @@ import logging
 import math
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Literal
 
 import httpx
@@ -83,8 +83,14 @@ class LitefuseSink:
         max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
         compression: Literal["gzip", "none"] = "none",
         transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        rng: random.Random | None = None,
     ) -> None:
+        """``sleep`` and ``rng`` (the backoff's jitter) are seams for tests: pauses recorded,
+        not waited."""
         self.name = f"litefuse-{mode}"
+        self._sleep = sleep
+        self._rng = rng or random.Random()
         self.mode = mode
         self.max_retries = max_retries
         self.backoff_base = backoff_base
@@ -119,7 +125,7 @@ class LitefuseSink:
     def _backoff(self, attempt: int) -> float:
         """Jittered exponential backoff, at most ``backoff_cap``."""
         ceiling = min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
-        return random.uniform(ceiling / 2, ceiling)
+        return self._rng.uniform(ceiling / 2, ceiling)
 
     def _wait(self, delay: float) -> float:
         """Every pause between attempts, whatever asked for it, is within [0, backoff_cap]."""
@@ -195,7 +201,7 @@ class LitefuseSink:
                     ) from None
                 delay = self._wait(self._backoff(attempt) if retry.delay is None else retry.delay)
                 log.warning("Litefuse: %s; retry %d in %.2fs", retry.reason, attempt, delay)
-                await asyncio.sleep(delay)
+                await self._sleep(delay)
                 continue
             except _TooLarge:
                 if len(traces) == 1:
@@ -211,7 +217,7 @@ class LitefuseSink:
             attempt += 1
             if attempt > self.max_retries:
                 raise SinkError(f"{len(pending)} events kept failing with 5xx") from None
-            await asyncio.sleep(self._wait(self._backoff(attempt)))
+            await self._sleep(self._wait(self._backoff(attempt)))
 
     async def _send_once(self, traces: list[Trace], result: WriteResult) -> list[Trace]:
         if self.mode == "otel":
