@@ -411,6 +411,8 @@ _NAME_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789_.-")
 _BLANKS = b" \t\r\n\x0b\x0c"
 _QUOTES = b"\"'"
 _DELIMITERS = b"?&;" + _BLANKS
+_AFTER_NAME = frozenset(b"\"'\\=:")
+"""What can follow a name in a pair: a quote or backslash (JSON, repr), "=" (query), ":"."""
 
 
 def _pair_needs(
@@ -421,11 +423,23 @@ def _pair_needs(
     repr pair), a delimiter before and ``=`` after (a query argument), ``:`` after (a header
     line)."""
     size = len(lowered)
-    left, right = start, end
-    while left and (lowered[left - 1] in _NAME_BYTES or lowered[left - 1] > 0x7F):
-        left -= 1
+    right = end
     while right < size and (lowered[right] in _NAME_BYTES or lowered[right] > 0x7F):
         right += 1
+    # Prose ("the token is …") is most hits: no quote, backslash, "=" or ":" after the name,
+    # so no pattern can match here, whatever the name.
+    after = right
+    while after < size and lowered[after] in b" \t":
+        after += 1
+    if (
+        after == size
+        or lowered[after] not in _AFTER_NAME
+        or (after > right and lowered[after] != 0x3A)
+    ):
+        return 0, right
+    left = start
+    while left and (lowered[left - 1] in _NAME_BYTES or lowered[left - 1] > 0x7F):
+        left -= 1
     word = lowered[left:right]
     if not word.isascii():  # \w takes non-ASCII letters
         return -1, right
