@@ -38,6 +38,8 @@ def _env(**extra: str) -> dict[str, str]:
 
 
 def _start(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """The command in a session of its own: a signal to its process group is what a
+    terminal's Ctrl-C sends (to the command and every process it started)."""
     return subprocess.Popen(
         [sys.executable, "-m", "pipeline.cli", *args],
         env=env,
@@ -45,6 +47,7 @@ def _start(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        start_new_session=True,
     )
 
 
@@ -133,9 +136,13 @@ def stopping() -> Iterator[list[subprocess.Popen[bytes]]]:
             process.wait(10)
 
 
-@pytest.mark.parametrize("sig", SIGNALS, ids=lambda s: signal.Signals(s).name)
+@pytest.mark.parametrize(
+    ("sig", "to"),
+    [(signal.SIGINT, "process"), (signal.SIGINT, "group"), (signal.SIGTERM, "process")],
+    ids=lambda value: signal.Signals(value).name if isinstance(value, int) else value,
+)
 def test_broker_stops_at_once_and_exits_0(
-    sig: int, stopping: list[subprocess.Popen[bytes]]
+    sig: int, to: str, stopping: list[subprocess.Popen[bytes]]
 ) -> None:
     process = _start(["broker", "--port", "0"], _env())
     stopping.append(process)
@@ -143,7 +150,10 @@ def test_broker_stops_at_once_and_exits_0(
     port = int(output.wait_for(r"KAFKA_BOOTSTRAP_SERVERS=127\.0\.0\.1:(\d+)", 30).group(1))
     tansu = _children(process.pid)
     assert _listening(port) and tansu
-    process.send_signal(sig)
+    if to == "group":
+        os.killpg(process.pid, sig)
+    else:
+        process.send_signal(sig)
     code, seconds = output.finish(timeout=10)
     assert code == 0, output.all
     assert seconds <= 2.0, f"{seconds:.2f} s to stop"
@@ -221,10 +231,19 @@ def test_replay_stops_reading_reports_and_exits_128_plus_signal(
     assert f"interrupted ({name}) before the end of the range" in output.stderr
 
 
-@pytest.mark.parametrize("sig", SIGNALS, ids=lambda s: signal.Signals(s).name)
-@pytest.mark.parametrize("when", ["starting", "running"])
+@pytest.mark.parametrize(
+    ("sig", "when", "to"),
+    [
+        (signal.SIGINT, "starting", "process"),
+        (signal.SIGINT, "running", "process"),
+        (signal.SIGINT, "running", "group"),  # Ctrl-C in a terminal
+        (signal.SIGTERM, "starting", "process"),
+        (signal.SIGTERM, "running", "process"),
+    ],
+    ids=lambda value: signal.Signals(value).name if isinstance(value, int) else value,
+)
 def test_demo_stops_promptly_without_traceback_or_a_broker_left(
-    sig: int, when: str, stopping: list[subprocess.Popen[bytes]]
+    sig: int, when: str, to: str, stopping: list[subprocess.Popen[bytes]]
 ) -> None:
     process = _start(["demo", "--repeat", "200"], _env())
     stopping.append(process)
@@ -233,7 +252,10 @@ def test_demo_stops_promptly_without_traceback_or_a_broker_left(
     tansu = _children(process.pid)
     if when == "running":
         output.wait_for(r"dead letter \(enrich\)", 60)  # records are flowing
-    process.send_signal(sig)
+    if to == "group":
+        os.killpg(process.pid, sig)
+    else:
+        process.send_signal(sig)
     code, seconds = output.finish(timeout=20)
     assert code == 128 + sig, output.all
     assert seconds <= 5.0, f"{seconds:.2f} s to stop"
