@@ -687,13 +687,14 @@ def run_replay(
     began = time.monotonic()
     summary.plans = plan_replay(request, group_id)
     summary.plan_seconds = time.monotonic() - began
-    if on_plan is not None:
-        on_plan(summary.plans)
-    progress = _Progress(summary.total, show_progress, console)
-    began = time.monotonic()
+    # from here a signal ends the reading and the summary is returned (no KeyboardInterrupt)
     polled = interruption.polled() if interruption is not None else contextlib.nullcontext()
-    try:
-        with polled as stop:
+    with polled as stop:
+        if on_plan is not None:
+            on_plan(summary.plans)
+        progress = _Progress(summary.total, show_progress, console)
+        began = time.monotonic()
+        try:
             pairs = _consume(
                 request, summary, group_id, out if request.dry_run else None, progress, stop
             )
@@ -702,7 +703,9 @@ def run_replay(
                     pass
             else:
                 summary.published = publish_to(request.bootstrap, pairs)
-    finally:
-        progress.stop()
-        summary.seconds = time.monotonic() - began
+        finally:
+            progress.stop()
+            summary.seconds = time.monotonic() - began
+        if stop is not None and stop.is_set():
+            summary.interrupted = True
     return summary

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.broker import free_port
+from pipeline.broker import EmbeddedBroker, free_port
 from pipeline.demo import demo_values
 from pipeline.kafka import publish
 from pipeline.ops.topics import ensure_topics
@@ -263,3 +263,23 @@ def test_demo_stops_promptly_without_traceback_or_a_broker_left(
     assert f"interrupted ({signal.Signals(sig).name})" in output.stderr
     assert not still_running(tansu, 5), "the demo's broker outlived it"
     assert not _listening(port)
+
+
+def test_an_interrupted_broker_start_leaves_no_tansu(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C while the embedded broker starts (demo, worker, broker): Tansu is stopped too."""
+    started: list[int] = []
+
+    def interrupted(self: EmbeddedBroker, timeout: float) -> None:
+        assert self.pid is not None
+        started.append(self.pid)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(EmbeddedBroker, "_wait_listening", interrupted)
+    broker = EmbeddedBroker()
+    with pytest.raises(KeyboardInterrupt):
+        broker.start()
+    left = still_running(started, 5)
+    for pid in left:  # a failure must not leave it behind either
+        os.kill(pid, signal.SIGKILL)
+    assert started and not left
+    assert not broker.running

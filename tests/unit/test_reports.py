@@ -10,6 +10,7 @@ import sys
 
 import pytest
 from rich.console import Console
+from rich.table import Table
 
 from pipeline.demo import DemoResult, format_cost, print_report
 from pipeline.settings import load_settings
@@ -117,7 +118,16 @@ def test_messages_are_printed_literally_on_one_line(capsys: pytest.CaptureFixtur
         "error: must match ^(?!langfuse)[a-z0-9-_]+$ [bold]x[/bold] :smile: second line\n"
     )
     console = terminal.console()  # stdout is not a terminal here
+    assert not sys.stdout.isatty()
     console.print("[red]" + "x" * 300 + "[/red]")
     out = capsys.readouterr().out
     assert out == "[red]" + "x" * 300 + "[/red]\n"  # no markup, no wrap, no escape codes
-    assert not sys.stdout.isatty()
+    table = Table(title="[b]wide[/b]")
+    for column in ("a", "b", "c"):
+        table.add_column(column)
+    table.add_row("y" * 70, "z" * 70, ":smile: [i]literal[/i]")
+    console.print(table)
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if "y" * 70 in line)
+    assert "z" * 70 in row and ":smile: [i]literal[/i]" in row  # one line, as it is
+    assert "[b]wide[/b]" in out and "\x1b" not in out
