@@ -260,6 +260,7 @@ def test_demo_stops_promptly_without_traceback_or_a_broker_left(
     assert code == 128 + sig, output.all
     assert seconds <= 5.0, f"{seconds:.2f} s to stop"
     assert "Traceback" not in output.all
+    assert "\x1b" not in output.all, "cursor or colour codes in a pipe"
     assert f"interrupted ({signal.Signals(sig).name})" in output.stderr
     assert not still_running(tansu, 5), "the demo's broker outlived it"
     assert not _listening(port)
