@@ -490,7 +490,10 @@ def replay(
     _command_logging(settings)
     interruption = Interruption().install()
 
+    reading: list[bool] = []
+
     def show(plans: list[PartitionPlan]) -> None:
+        reading.append(True)
         for plan in plans:
             say(
                 f"partition {plan.partition}: offsets {plan.start}..{plan.stop} "
@@ -511,7 +514,14 @@ def replay(
         hint = " (--topic)" if "does not exist" in str(exc) else ""
         raise UserError(f"{exc}{hint}") from None
     except KeyboardInterrupt:
-        say(f"interrupted ({interruption.name}) while planning the replay: nothing was published")
+        if reading:  # a second signal while reading: stopped at once
+            say(
+                f"interrupted ({interruption.name}) twice: stopped at once; traces not yet "
+                "acknowledged by Kafka were dropped (run the same replay again: trace ids "
+                "repeat, nothing doubles)"
+            )
+        else:
+            say(f"interrupted ({interruption.name}) while planning: nothing was published")
         raise typer.Exit(interruption.exit_code) from None
     verb = "would publish" if dry_run else f"published to {summary.traces_topic}"
     say(
