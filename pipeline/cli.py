@@ -1,18 +1,25 @@
-"""The ``kong-litefuse`` command."""
+"""The ``kong-litefuse`` command.
+
+A user error (an option, a setting, a file, Kafka or a port that is not there) is one line on
+stderr, ``error: <cause> (<option or setting>)``, and a non-zero exit, never a traceback: the
+errors are :class:`~pipeline.terminal.UserError` and click's usage errors, printed by
+:func:`main`. Everything printed is literal text (no Rich markup).
+"""
 
 from __future__ import annotations
 
 import logging
-import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import typer
-from rich.console import Console
 
+from pipeline import terminal
 from pipeline.bench.cli import bench_app
-from pipeline.settings import Settings, SettingsError, load_settings
+from pipeline.settings import Settings, load_settings
+from pipeline.terminal import Interruption, UserError, error, say
 
 app = typer.Typer(
     name="kong-litefuse",
@@ -25,26 +32,67 @@ topics_app = typer.Typer(help="Create and inspect the pipeline's topics.", no_ar
 app.add_typer(topics_app, name="topics")
 app.add_typer(bench_app, name="bench", help="Benchmarks on generated Kong records.")
 
-err = Console(stderr=True)
-out = Console()
-if not out.is_terminal:  # piped or logged: do not squeeze tables into 80 columns
-    out = Console(width=160)
+
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("kong-litefuse")
+    except PackageNotFoundError:  # a checkout run without installing
+        from pipeline import __version__
+
+        return __version__
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"kong-litefuse {version()}\n")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main_options(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            is_eager=True,
+            callback=_print_version,
+            help="Print the version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Kong Gateway request logs on Kafka → LLM traces in Litefuse."""
 
 
 def _require_bootstrap(settings: Settings) -> str:
     """The Kafka bootstrap servers, or exit with the setting's name (no embedded default here)."""
     if not settings.kafka_bootstrap_servers:
-        err.print("[bold red]error:[/] KAFKA_BOOTSTRAP_SERVERS is not set")
-        raise typer.Exit(2)
+        raise UserError(
+            "KAFKA_BOOTSTRAP_SERVERS is not set: this command needs a Kafka cluster "
+            "(host:port[,host:port]; `kong-litefuse broker` starts one for trying)"
+        )
     return settings.kafka_bootstrap_servers
 
 
 def _settings() -> Settings:
-    try:
-        return load_settings()
-    except SettingsError as exc:
-        err.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(2) from None
+    return load_settings()  # SettingsError is a UserError: one line, exit 2
+
+
+def _reachable(settings: Settings, bootstrap: str) -> None:
+    """Kafka answers, or KafkaUnavailable naming KAFKA_BOOTSTRAP_SERVERS (a few seconds at
+    most, instead of librdkafka retrying and logging for as long as the command waits)."""
+    from pipeline.kafka import check_kafka, client_config
+
+    check_kafka(bootstrap, client_config(settings))
+
+
+def _command_logging(settings: Settings) -> None:
+    """Warnings and errors for the commands; everything (librdkafka's lines too) with
+    LOG_LEVEL=DEBUG."""
+    level = logging.DEBUG if settings.log_level == "DEBUG" else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 
 
 @app.command()
@@ -58,12 +106,31 @@ def demo(
     from pipeline.demo import print_report, run_demo, sink_name
 
     settings = _settings()
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    result = run_demo(settings, repeat=repeat, timeout=timeout)
-    print_report(result, out, sink_name(settings))
+    if settings.kafka_bootstrap_servers:
+        _reachable(settings, settings.kafka_bootstrap_servers)
+    _command_logging(settings)
+    interruption = Interruption().install()
+    try:
+        result = run_demo(
+            settings, repeat=repeat, timeout=timeout, after_worker=interruption.reinstall
+        )
+    except KeyboardInterrupt:
+        say(f"interrupted ({interruption.name}) before the pipeline ran")
+        raise typer.Exit(interruption.exit_code) from None
+    print_report(result, terminal.console(), sink_name(settings))
+    if result.interrupted is not None:
+        interruption.signal = result.interrupted
+        say(
+            f"interrupted ({interruption.name}): {int(result.consumed)} of {result.published} "
+            f"records consumed, {result.delivered} of {int(result.traced)} traces delivered"
+        )
+        raise typer.Exit(interruption.exit_code)
     if not result.completed:
-        err.print("[bold red]error:[/] not every record was processed before the timeout")
-        raise typer.Exit(1)
+        raise UserError(
+            f"not every record was processed in {timeout:g} s (--timeout): "
+            f"{int(result.consumed)} of {result.published} consumed, {result.delivered} of "
+            f"{int(result.traced)} traces delivered"
+        )
 
 
 @app.command()
@@ -76,11 +143,17 @@ def worker(
     import faust
 
     from pipeline.app import create_app
+    from pipeline.broker import check_listen
     from pipeline.kafka import bootstrap_servers, client_config
     from pipeline.ops.topics import ensure_topics, pipeline_topics
     from pipeline.runtime import freeze_startup_heap, tune_interpreter
 
     settings = _settings()
+    check_listen(
+        settings.worker_web_host, settings.worker_web_port, "WORKER_WEB_HOST / WORKER_WEB_PORT"
+    )
+    if settings.kafka_bootstrap_servers:
+        _reachable(settings, settings.kafka_bootstrap_servers)
     tune_interpreter(settings)
     with bootstrap_servers(settings) as (bootstrap, embedded):
         update: dict[str, object] = {"kafka_bootstrap_servers": bootstrap}
@@ -96,50 +169,123 @@ def worker(
                 client_config=client_config(settings),
             )
         faust_app = create_app(settings)
+        announce = _announcement(settings)
+
+        class Worker(faust.Worker):
+            async def on_execute(self) -> None:  # logging is set up, nothing started yet
+                logging.getLogger("pipeline.worker").info(*announce)
+                await super().on_execute()
+
         freeze_startup_heap()
-        faust.Worker(faust_app, loglevel=settings.log_level.lower()).execute_from_commandline()
+        faust_worker = Worker(faust_app, loglevel=settings.log_level.lower())
+        if not terminal.is_terminal(sys.stdout):
+            faust_worker.spinner = None  # it writes cursor codes even into a pipe or a file
+        faust_worker.execute_from_commandline()
+
+
+def _announcement(settings: Settings) -> tuple[Any, ...]:
+    """The worker's first INFO line: where traces go (no credentials), how, from where."""
+    from pipeline.settings import url_without_userinfo
+
+    if settings.sink_kind == "console":
+        sink, destination, ingestion = "console", "stdout (JSON lines)", "-"
+    else:
+        sink = "litefuse"
+        destination = url_without_userinfo(str(settings.langfuse_base_url))
+        ingestion = settings.langfuse_ingestion
+    routes = ", ".join(
+        f"{r.name} → {url_without_userinfo(r.base_url)}" for r in settings.langfuse_routes
+    )
+    return (
+        "worker starting: sink %s, destination %s, ingestion %s%s; reading %s, writing %s; "
+        "dead letters %s, %s; consumer group %s; Kafka %s",
+        sink,
+        destination,
+        ingestion,
+        f", routes: {routes}" if routes else "",
+        settings.kong_log_topic,
+        settings.traces_topic,
+        settings.dead_letter_topic,
+        settings.traces_dead_letter_topic,
+        settings.consumer_group,
+        settings.kafka_bootstrap_servers,
+    )
 
 
 @app.command()
 def broker(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0: any free port).")] = 9092,
 ) -> None:
-    """Run the embedded Kafka-protocol broker (Tansu, memory storage) in the foreground."""
-    from pipeline.broker import EmbeddedBroker
+    """Run the embedded Kafka-protocol broker (Tansu, memory storage) in the foreground.
 
-    embedded = EmbeddedBroker(port=port or None).start()
-    out.print(f"KAFKA_BOOTSTRAP_SERVERS={embedded.bootstrap_servers}", highlight=False)
-    err.print("embedded broker running (memory storage); Ctrl-C stops it")
+    Ctrl-C (SIGINT) or SIGTERM stops it at once and exits 0.
+    """
+    from pipeline.broker import EmbeddedBroker, check_listen
 
-    def stop(*_: object) -> None:
+    if port:
+        check_listen("127.0.0.1", port, "--port")
+    interruption = Interruption().install()
+    embedded = EmbeddedBroker(port=port or None)
+    try:
+        embedded.start()
+        sys.stdout.write(f"KAFKA_BOOTSTRAP_SERVERS={embedded.bootstrap_servers}\n")
+        sys.stdout.flush()
+        say("embedded broker running (memory storage); Ctrl-C stops it")
+        code = embedded.wait()
+        reason = embedded.exit_reason()
+    except KeyboardInterrupt:
         embedded.stop()
-        sys.exit(0)
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    sys.exit(embedded.wait())
+        say(f"embedded broker stopped ({interruption.name})")
+        return
+    finally:
+        embedded.stop()
+    raise UserError(
+        f"the embedded broker (Tansu) stopped by itself with exit code {code}: {reason}"
+    )
 
 
 @app.command()
 def transform(
-    file: Annotated[str, typer.Argument(help="Kong records: a file, or - for stdin.")] = "-",
+    files: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Kong records: files, directories (their *.json, *.jsonl, *.ndjson, "
+            "recursively, sorted), or - for stdin (the default). A file holds one JSON "
+            "document, one value per line, or values one after another (pretty-printed too).",
+            show_default=False,
+        ),
+    ] = None,
     output_format: Annotated[
         str, typer.Option("--format", help="langfuse (batch events) or otlp-json.")
     ] = "langfuse",
 ) -> None:
-    """Kong records in, Litefuse ingestion events out (one JSON line each); no Kafka needed."""
-    from pipeline.ops.transform import run_transform
+    """Kong records in, Litefuse ingestion events out (one JSON line each); no Kafka needed.
+
+    Each rejected record is one line on stderr with its reason, and the exit code is 1.
+    """
+    from pipeline.ops.transform import InputError, transform_paths
 
     if output_format not in ("langfuse", "otlp-json"):
-        err.print("[bold red]error:[/] --format must be langfuse or otlp-json")
-        raise typer.Exit(2)
+        raise _bad_option("--format", output_format, ("langfuse", "otlp-json"))
     fmt: Literal["langfuse", "otlp-json"] = (
         "langfuse" if output_format == "langfuse" else "otlp-json"
     )
     settings = _settings()
-    data = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
-    failures = run_transform(data, settings, fmt, sys.stdout, sys.stderr)
-    raise typer.Exit(1 if failures else 0)
+    summary = transform_paths(files or ["-"], settings, fmt, sys.stdout, sys.stderr)
+    sys.stdout.flush()
+    if summary.records == 0 and summary.failures == 0:
+        raise InputError("no Kong records in the input (transform's FILES argument, or stdin)")
+    raise typer.Exit(1 if summary.failures else 0)
+
+
+def _bad_option(
+    flag: str, value: object, allowed: tuple[object, ...], setting: str = ""
+) -> UserError:
+    choices = ", ".join(str(a) for a in allowed if a is not None)
+    where = f" ({setting})" if setting else ""
+    failure = UserError(f"{flag} must be one of {choices}, not {value!r}{where}")
+    failure.exit_code = 2
+    return failure
 
 
 @topics_app.command("create")
@@ -150,6 +296,7 @@ def topics_create() -> None:
 
     settings = _settings()
     bootstrap = _require_bootstrap(settings)
+    _reachable(settings, bootstrap)
     created = ensure_topics(
         bootstrap,
         pipeline_topics(settings),
@@ -157,7 +304,7 @@ def topics_create() -> None:
         settings.topic_replication_factor,
         client_config=client_config(settings),
     )
-    out.print(f"created: {', '.join(created) or 'nothing (all exist)'}")
+    say(f"created: {', '.join(created) or 'nothing (all exist)'}", sys.stdout)
 
 
 @topics_app.command("describe")
@@ -168,12 +315,16 @@ def topics_describe() -> None:
 
     settings = _settings()
     bootstrap = _require_bootstrap(settings)
-    for info in describe_topics(
-        bootstrap,
-        pipeline_topics(settings),
-        client_config=client_config(settings),
-    ):
-        out.print(f"{info.name}\tpartitions={info.partitions}")
+    _reachable(settings, bootstrap)
+    wanted = pipeline_topics(settings)
+    found = describe_topics(bootstrap, wanted, client_config=client_config(settings))
+    for info in found:
+        sys.stdout.write(f"{info.name}\tpartitions={info.partitions}\n")
+    missing = sorted(set(wanted) - {info.name for info in found})
+    if missing:
+        terminal.warning(
+            f"missing: {', '.join(missing)} (`kong-litefuse topics create` creates them)"
+        )
 
 
 @topics_app.command("add-partitions")
@@ -191,19 +342,19 @@ def topics_add_partitions(
 
     settings = _settings()
     bootstrap = _require_bootstrap(settings)
+    _reachable(settings, bootstrap)
     from confluent_kafka import KafkaException
 
     config = client_config(settings)
-    for info in describe_topics(bootstrap, pipeline_topics(settings)):
+    for info in describe_topics(bootstrap, pipeline_topics(settings), client_config=config):
         if info.partitions >= total:
-            out.print(f"{info.name}: already {info.partitions} partitions")
+            say(f"{info.name}: already {info.partitions} partitions", sys.stdout)
             continue
         try:
             add_partitions(bootstrap, info.name, total, client_config=config)
         except KafkaException as exc:
-            err.print(f"[bold red]error:[/] {info.name}: {exc.args[0].str()}")
-            raise typer.Exit(1) from None
-        out.print(f"{info.name}: {info.partitions} → {total} partitions")
+            raise UserError(f"{info.name}: {exc.args[0].str()}") from None
+        say(f"{info.name}: {info.partitions} → {total} partitions", sys.stdout)
 
 
 @app.command()
@@ -213,11 +364,20 @@ def schemas(
     """Write (or check) the JSON Schema contracts in schemas/ from the pydantic models."""
     from pipeline.contracts import write_schemas
 
-    stale = write_schemas(check=check)
+    try:
+        stale = write_schemas(check=check)
+    except OSError as exc:
+        raise UserError(
+            f"cannot write the schema files: {exc.filename}: {(exc.strerror or '').lower()} "
+            "(run it in a checkout; --check only compares)"
+        ) from None
     for name in stale:
-        out.print(("stale: " if check else "wrote: ") + name)
+        say(("stale: " if check else "wrote: ") + name, sys.stdout)
     if check and stale:
-        raise typer.Exit(1)
+        raise UserError(
+            f"{len(stale)} schema file(s) differ from the models: run `kong-litefuse schemas` "
+            "and commit them"
+        )
 
 
 @app.command()
@@ -265,9 +425,13 @@ def replay(
 ) -> None:
     """Re-run a range of a topic through enrichment onto the traces topic (the sink delivers)."""
     from pipeline.enrich.stage import enrich_options
+    from pipeline.kafka import client_config
+    from pipeline.ops.offsets import OffsetSearchError
     from pipeline.ops.replay import (
+        PartitionPlan,
         ReplayFilter,
         ReplayRequest,
+        check_offset_range,
         parse_offsets,
         parse_time,
         run_replay,
@@ -275,23 +439,45 @@ def replay(
 
     settings = _settings()
     bootstrap = _require_bootstrap(settings)
+
+    def option(flag: str, parse: Callable[[Any], Any], value: Any) -> Any:
+        try:
+            return parse(value)
+        except ValueError as exc:
+            raise ValueError(f"{flag}: {exc}") from None
+
     try:
+        start_time = option("--from", parse_time, from_time) if from_time else None
+        end_time = option("--to", parse_time, to_time) if to_time else None
+        if start_time is not None and end_time is not None and start_time >= end_time:
+            raise ValueError(
+                f"--from {from_time} ({start_time:%Y-%m-%dT%H:%M:%SZ}) is not before --to "
+                f"{to_time} ({end_time:%Y-%m-%dT%H:%M:%SZ}): the window is empty"
+            )
+        first = option("--from-offset", parse_offsets, from_offset or [])
+        last = option("--to-offset", parse_offsets, to_offset or [])
+        check_offset_range(first, last)
         request = ReplayRequest(
             bootstrap=bootstrap,
+            client_config=client_config(settings),
             topic=topic or settings.kong_log_topic,
             traces_topic=settings.traces_topic,
             options=enrich_options(settings),
             routes=settings.langfuse_routes,
-            start_time=parse_time(from_time) if from_time else None,
-            end_time=parse_time(to_time) if to_time else None,
-            from_offsets=parse_offsets(from_offset or []),
-            to_offsets=parse_offsets(to_offset or []),
-            selection=ReplayFilter(
-                services=tuple(service or ()),
-                routes=tuple(route or ()),
-                consumers=tuple(consumer or ()),
-                providers=tuple(provider or ()),
-                statuses=tuple(status or ()),
+            start_time=start_time,
+            end_time=end_time,
+            from_offsets=first,
+            to_offsets=last,
+            selection=option(
+                "--status",
+                lambda statuses: ReplayFilter(
+                    services=tuple(service or ()),
+                    routes=tuple(route or ()),
+                    consumers=tuple(consumer or ()),
+                    providers=tuple(provider or ()),
+                    statuses=statuses,
+                ),
+                tuple(status or ()),
             ),
             dry_run=dry_run,
             rate=rate,
@@ -299,29 +485,66 @@ def replay(
             max_seconds=timeout,
         )
     except ValueError as exc:
-        err.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(2) from None
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    summary = run_replay(request, out=sys.stdout, show_progress=progress, console=err)
-    for plan in summary.plans:
-        err.print(
-            f"partition {plan.partition}: offsets {plan.start}..{plan.stop} "
-            f"(start by {plan.start_method}, stop by {plan.stop_method}; log {plan.low}..{plan.end}"
-            f", {plan.fetches} probe fetches)",
-            highlight=False,
+        failure = UserError(str(exc))
+        failure.exit_code = 2
+        raise failure from None
+    _reachable(settings, bootstrap)
+    _command_logging(settings)
+    interruption = Interruption().install()
+
+    reading: list[bool] = []
+
+    def show(plans: list[PartitionPlan]) -> None:
+        reading.append(True)
+        for plan in plans:
+            say(
+                f"partition {plan.partition}: offsets {plan.start}..{plan.stop} "
+                f"(start by {plan.start_method}, stop by {plan.stop_method}; log "
+                f"{plan.low}..{plan.end}, {plan.fetches} probe fetches)"
+            )
+
+    try:
+        summary = run_replay(
+            request,
+            out=sys.stdout,
+            show_progress=progress and terminal.is_terminal(sys.stderr),
+            console=terminal.console(stderr=True),
+            interruption=interruption,
+            on_plan=show,
         )
+    except OffsetSearchError as exc:
+        hint = " (--topic)" if "does not exist" in str(exc) else ""
+        raise UserError(f"{exc}{hint}") from None
+    except KeyboardInterrupt:
+        if reading:  # a second signal while reading: stopped at once
+            say(
+                f"interrupted ({interruption.name}) twice: stopped at once; traces not yet "
+                "acknowledged by Kafka were dropped (run the same replay again: trace ids "
+                "repeat, nothing doubles)"
+            )
+        else:
+            say(f"interrupted ({interruption.name}) while planning: nothing was published")
+        raise typer.Exit(interruption.exit_code) from None
     verb = "would publish" if dry_run else f"published to {summary.traces_topic}"
-    err.print(
+    say(
         f"{summary.messages} messages, {summary.records} records: {verb} {summary.traces} "
         f"traces; skipped {summary.skipped} non-AI, filtered {summary.filtered}, outside the "
         f"window {summary.outside_window}, failed {summary.failed} "
-        f"({summary.messages_per_second:.0f} messages/s)",
-        highlight=False,
+        f"({summary.messages_per_second:.0f} messages/s)"
     )
     for reason, count in summary.failure_reasons.most_common(10):
-        err.print(f"  failed {count}x {reason}", highlight=False)
+        say(f"  failed {count}x {reason}")
+    if summary.interrupted:
+        done = (
+            "nothing was published (dry run)"
+            if dry_run
+            else "the traces of what was read were published (run the same replay again: "
+            "trace ids repeat, nothing doubles)"
+        )
+        say(f"interrupted ({interruption.name}) before the end of the range: {done}")
+        raise typer.Exit(interruption.exit_code)
     if not summary.complete:
-        err.print("[bold red]incomplete:[/] some partitions stopped before their end offset")
+        say("incomplete: some partitions stopped before their end offset")
     if summary.failed or not summary.complete:
         raise typer.Exit(1)
 
@@ -396,8 +619,7 @@ def kong_config(
     }
     for flag, (value, allowed) in choices.items():
         if value not in allowed:
-            err.print(f"[bold red]error:[/] {flag} must be one of {', '.join(map(str, allowed))}")
-            raise typer.Exit(2)
+            raise _bad_option(flag, value, allowed)
     try:
         options = KongConfigOptions(
             service_name=service_name,
@@ -430,14 +652,17 @@ def kong_config(
             if fmt == "admin-api"
             else render_yaml(options, command)
         )
-    except KongConfigError as exc:
-        err.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(2) from None
+    except KongConfigError:
+        raise  # a UserError: one line, exit 2
     if output is None:
         sys.stdout.write(text)
     else:
-        output.write_text(text)
-        err.print(f"wrote {output}")
+        try:
+            output.write_text(text)
+        except OSError as exc:
+            reason = (exc.strerror or str(exc)).lower()
+            raise UserError(f"cannot write {output}: {reason} (--output)") from None
+        say(f"wrote {output}")
 
 
 @app.command("ingest-http")
@@ -506,16 +731,25 @@ def ingest_http(
     ] = False,
 ) -> None:
     """Accept Kong http-log batches over HTTP and publish them to the Kong topic (Kong OSS)."""
-    from pipeline.ops.ingest_http import COMPRESSIONS, IngestConfig, IngestConfigError, serve
+    from pipeline.broker import check_listen
+    from pipeline.ops.ingest_http import (
+        COMPRESSIONS,
+        IngestConfig,
+        check_config,
+        serve,
+    )
 
     settings = _settings()
     bootstrap = _require_bootstrap(settings)
     if compression not in COMPRESSIONS:
-        err.print(f"[bold red]error:[/] --compression must be one of {', '.join(COMPRESSIONS)}")
-        raise typer.Exit(2)
+        raise _bad_option("--compression", compression, COMPRESSIONS, "INGEST_HTTP_COMPRESSION")
     if (basic_user is None) != (basic_password is None):
-        err.print("[bold red]error:[/] Basic auth needs both user and password")
-        raise typer.Exit(2)
+        failure = UserError(
+            "Basic auth needs both --basic-user and --basic-password "
+            "(INGEST_HTTP_BASIC_USER / INGEST_HTTP_BASIC_PASSWORD)"
+        )
+        failure.exit_code = 2
+        raise failure
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -535,11 +769,20 @@ def ingest_http(
         allow_no_auth=allow_no_auth,
         max_in_flight_bytes=max_in_flight_bytes,
     )
+    check_config(config, announce=False)  # refusals first: IngestConfigError, one line, exit 2
+    check_listen(host, port, "--host / --port, INGEST_HTTP_HOST / INGEST_HTTP_PORT")
+    _reachable(settings, bootstrap)
+    interruption = Interruption().install()  # aiohttp takes the signals over once it serves
     try:
         serve(config)
-    except IngestConfigError as exc:
-        err.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(2) from None
+    except OSError as exc:  # the port was taken between the check and the bind
+        reason = (exc.strerror or str(exc)).lower()
+        raise UserError(
+            f"cannot listen on {host}:{port} (--host / --port, INGEST_HTTP_HOST / "
+            f"INGEST_HTTP_PORT): {reason}"
+        ) from None
+    except KeyboardInterrupt:
+        say(f"ingest-http stopped ({interruption.name}) before it served")
 
 
 @app.command()
@@ -562,39 +805,78 @@ def redrive(
     """Re-publish dead letters to their source topics once the cause is fixed."""
     from pipeline.delivery.redrive import redrive as run_redrive
     from pipeline.kafka import client_config
+    from pipeline.ops.offsets import OffsetSearchError
 
     settings = _settings()
     bootstrap = _require_bootstrap(settings)
+    _reachable(settings, bootstrap)
     dead_letters = topic or settings.dead_letter_topic
-    summary = run_redrive(
-        bootstrap,
-        dead_letters,
-        group_id=f"{settings.consumer_group}-redrive",
-        kong_topic=settings.kong_log_topic,
-        traces_topic=settings.traces_topic,
-        to_topic=to,
-        reason_contains=reason_contains,
-        from_beginning=from_beginning,
-        dry_run=dry_run,
-        limit=limit,
-        client_config=client_config(settings),
-    )
+    try:
+        summary = run_redrive(
+            bootstrap,
+            dead_letters,
+            group_id=f"{settings.consumer_group}-redrive",
+            kong_topic=settings.kong_log_topic,
+            traces_topic=settings.traces_topic,
+            to_topic=to,
+            reason_contains=reason_contains,
+            from_beginning=from_beginning,
+            dry_run=dry_run,
+            limit=limit,
+            client_config=client_config(settings),
+        )
+    except OffsetSearchError as exc:
+        hint = " (--topic, DEAD_LETTER_TOPIC)" if "does not exist" in str(exc) else ""
+        raise UserError(f"{exc}{hint}") from None
     verb = "would move" if dry_run else "moved"
-    out.print(
+    say(
         f"{dead_letters}: read {summary.read}, {verb} "
         f"{sum(summary.by_target.values()) if dry_run else summary.redriven}, "
-        f"filtered out {summary.filtered}"
+        f"filtered out {summary.filtered}",
+        sys.stdout,
     )
     for target, count in summary.by_target.items():
-        out.print(f"  → {target}: {count}")
+        say(f"  → {target}: {count}", sys.stdout)
     for reason, count in summary.by_reason.most_common(10):
-        out.print(f"  reason {reason!r}: {count}")
+        say(f"  reason {reason!r}: {count}", sys.stdout)
     if not summary.complete:
-        err.print("[yellow]stopped before the end of the topic (limit or timeout)[/]")
+        terminal.warning("stopped before the end of the topic (limit or timeout)")
+
+
+def _click_errors() -> tuple[type[Exception], ...]:
+    """click's exception base class, wherever this typer keeps click (vendored or not)."""
+    return tuple(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit code. User errors are one line on stderr."""
+    click_errors = _click_errors()
+    try:
+        result = app(args=argv, prog_name="kong-litefuse", standalone_mode=False)
+    except UserError as exc:
+        error(str(exc))
+        return exc.exit_code
+    except click_errors as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            return 2  # the help was printed
+        message = exc.format_message()  # type: ignore[attr-defined]
+        context = getattr(exc, "ctx", None)
+        where = f" (see {context.command_path} --help)" if context is not None else ""
+        error(f"{message}{where}")
+        return int(exc.exit_code)  # type: ignore[attr-defined]
+    except typer.Abort:
+        error("aborted")
+        return 1
+    except BrokenPipeError:  # `kong-litefuse transform … | head`: the reader has gone
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    return result if isinstance(result, int) else 0
 
 
 def main() -> None:
-    app()
+    sys.exit(run())
 
 
 if __name__ == "__main__":

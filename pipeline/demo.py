@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
+import signal
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import faust
 import orjson
@@ -41,6 +44,8 @@ class DemoResult:
     delivered: int = 0
     seconds: float = 0.0
     completed: bool = False
+    interrupted: int | None = None
+    """The signal (SIGINT, SIGTERM) that stopped the demo before every record was processed."""
 
 
 def _sample(name: str, labels: dict[str, str] | None = None) -> float:
@@ -82,7 +87,33 @@ class _Quiet:
         return None
 
 
-def run_demo(settings: Settings, repeat: int = 1, timeout: float = 120.0) -> DemoResult:
+class _Worker(faust.Worker):
+    """faust's worker, noting which signal stopped it (faust stops on SIGINT/SIGTERM itself),
+    without faust's spinner, which writes cursor codes even into a pipe."""
+
+    stopped_by: int | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.spinner = None
+
+    def _on_sigint(self) -> None:
+        self.stopped_by = self.stopped_by or signal.SIGINT
+        super()._on_sigint()
+
+    def _on_sigterm(self) -> None:
+        self.stopped_by = self.stopped_by or signal.SIGTERM
+        super()._on_sigterm()
+
+
+def run_demo(
+    settings: Settings,
+    repeat: int = 1,
+    timeout: float = 120.0,
+    after_worker: Callable[[], None] | None = None,
+) -> DemoResult:
+    """Run the demo; ``after_worker`` runs once faust has stopped (it takes the signals back:
+    faust leaves SIGTERM at its default, which kills)."""
     result = DemoResult()
     with bootstrap_servers(settings) as (bootstrap, embedded):
         suffix = "" if embedded else f"-demo-{uuid.uuid4().hex[:8]}"
@@ -109,7 +140,7 @@ def run_demo(settings: Settings, repeat: int = 1, timeout: float = 120.0) -> Dem
             result.delivered += len(report.accepted) + len(report.rejected) + report.duplicates
 
         app = create_app(settings, sink=sink, on_delivered=delivered)
-        worker = faust.Worker(app, loglevel="warning", quiet=True)
+        worker = _Worker(app, loglevel="warning", quiet=True)
         started = time.monotonic()
 
         @app.task  # type: ignore[untyped-decorator]
@@ -128,8 +159,15 @@ def run_demo(settings: Settings, repeat: int = 1, timeout: float = 120.0) -> Dem
             result.seconds = time.monotonic() - started
             await worker.stop()
 
-        with contextlib.suppress(SystemExit):
-            worker.execute_from_commandline()
+        try:
+            with contextlib.suppress(SystemExit):
+                worker.execute_from_commandline()
+        finally:
+            if after_worker is not None:
+                after_worker()
+        if not result.seconds:
+            result.seconds = time.monotonic() - started
+        result.interrupted = worker.stopped_by if not result.completed else None
     return result
 
 
@@ -138,6 +176,20 @@ def sink_name(settings: Settings) -> str:
     if settings.sink_kind == "console":
         return "console"
     return url_without_userinfo(str(settings.langfuse_base_url))
+
+
+def format_cost(usd: float | None) -> str:
+    """A cost with three significant digits, never rounded to a false ``0.000000``:
+    ``$0.00000014``, ``$0.0123``, ``$1.50``; ``-`` when the price is unknown; ``$0`` only when
+    the price is known to be zero."""
+    if usd is None or not math.isfinite(usd):
+        return "-"
+    if usd == 0:
+        return "$0"
+    if abs(usd) >= 1:
+        return f"${usd:,.2f}"
+    decimals = min(-math.floor(math.log10(abs(usd))) + 2, 20)
+    return "$" + f"{usd:.{decimals}f}".rstrip("0").rstrip(".")
 
 
 def print_report(result: DemoResult, console: Console, sink_name: str) -> None:
@@ -151,12 +203,13 @@ def print_report(result: DemoResult, console: Console, sink_name: str) -> None:
         "user",
         "session",
         "tokens in/out",
-        "cost $",
+        "cost",
         "latency ms",
         "level",
     ):
         table.add_column(column, overflow="fold")
-    for trace in result.traces[:50]:
+    shown = result.traces[:50]
+    for trace in shown:
         generation = trace.generation
         usage = generation.usage
         tokens = f"{usage.input or 0}/{usage.output or 0}" if usage else "-"
@@ -170,11 +223,15 @@ def print_report(result: DemoResult, console: Console, sink_name: str) -> None:
             trace.user_id or "-",
             trace.session_id or "-",
             tokens,
-            f"{generation.cost.total:.6f}" if generation.cost else "-",
+            format_cost(generation.cost.total if generation.cost else None),
             str(trace.metadata.get("total_duration_ms", "-")),
-            generation.level if not generation.status_message else generation.status_message[:40],
+            str(generation.level or "DEFAULT"),
         )
     console.print(table)
+    messages = [(t.id[:12], t.generation.status_message) for t in shown]
+    for trace_id, message in messages:
+        if message:
+            console.print(f"  {trace_id} status: {message}")
     rate = result.consumed / result.seconds if result.seconds else 0.0
     console.print(
         f"records in: {int(result.consumed)}  traced: {int(result.traced)}  "

@@ -4,17 +4,142 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
+import re
+import socket
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from confluent_kafka import Producer
+from confluent_kafka import KafkaException, Producer
 
 from pipeline.broker import EmbeddedBroker
 from pipeline.settings import Settings
+from pipeline.terminal import UserError
 
 log = logging.getLogger(__name__)
+librdkafka_log = logging.getLogger("librdkafka")
+
+CHECK_TIMEOUT_SECONDS = 5.0
+"""How long the commands wait for Kafka to answer before they say it cannot be reached."""
+
+
+class LibrdkafkaLog:
+    """librdkafka's own log lines → Python logging at DEBUG (logger ``librdkafka``).
+
+    Without it librdkafka writes to stderr itself: an unreachable broker gave hundreds of
+    ``%3|…|FAIL|…`` lines in the terminal. The commands say once what is wrong; the lines are
+    there with LOG_LEVEL=DEBUG. The last warnings are kept for those messages. (librdkafka
+    hands them over when its client is polled.)
+    """
+
+    def __init__(self, keep: int = 5) -> None:
+        self.recent: deque[str] = deque(maxlen=keep)
+
+    def log(self, level: int, fmt: str, *args: Any) -> None:
+        message = fmt % args if args else fmt
+        if level >= logging.WARNING:
+            self.recent.append(message)
+        librdkafka_log.debug(message)
+
+    def last_problem(self) -> str | None:
+        """The last warning or error, without librdkafka's ``FAC [client] [thread]:`` prefix."""
+        if not self.recent:
+            return None
+        text = self.recent[-1]
+        return _PREFIX.sub("", text).strip()
+
+
+_PREFIX = re.compile(r"^\S+ \[[^\]]*\] (?:\[[^\]]*\]: )?(?:\S+: )?")
+
+
+def quiet(config: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A librdkafka client config whose log lines go to :class:`LibrdkafkaLog`."""
+    merged = dict(config or {})
+    merged.setdefault("logger", LibrdkafkaLog())
+    return merged
+
+
+class KafkaUnavailable(UserError):
+    """No broker of KAFKA_BOOTSTRAP_SERVERS answered (the message says how each failed)."""
+
+
+def _split_server(server: str) -> tuple[str, int]:
+    host, _, port = server.strip().rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+def _connect_problem(host: str, port: int, timeout: float) -> str | None:
+    """None if something accepts a TCP connection there, else why not (lower case)."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return None
+    except socket.gaierror:
+        return f"unknown host {host!r}"
+    except ConnectionRefusedError:
+        return "connection refused"
+    except TimeoutError:
+        return f"no answer in {timeout:.0f} s"
+    except OSError as exc:
+        if exc.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
+            return "no route to the host"
+        return (exc.strerror or str(exc)).lower()
+
+
+def check_kafka(
+    bootstrap: str,
+    client_config: Mapping[str, str] | None = None,
+    timeout: float = CHECK_TIMEOUT_SECONDS,
+    setting: str = "KAFKA_BOOTSTRAP_SERVERS",
+) -> None:
+    """Raise :class:`KafkaUnavailable` unless a broker of ``bootstrap`` answers in ``timeout``.
+
+    First a plain TCP connection to each server (the exact reason: refused, unknown host, no
+    answer), then a metadata request as the commands' clients make it (security settings
+    included), so a port that is not Kafka or a TLS/SASL mismatch is caught too.
+    """
+    deadline = time.monotonic() + timeout
+    servers = [s for s in bootstrap.split(",") if s.strip()]
+    problems: list[str] = []
+    for server in servers:
+        try:
+            host, port = _split_server(server)
+        except ValueError:
+            problems.append(f"{server.strip()}: not host:port")
+            continue
+        left = max(deadline - time.monotonic(), 0.5)
+        problem = _connect_problem(host, port, min(left, 3.0))
+        if problem is None:
+            break
+        problems.append(problem if len(servers) == 1 else f"{server.strip()}: {problem}")
+    else:
+        raise KafkaUnavailable(
+            f"cannot reach Kafka at {bootstrap} ({setting}): {'; '.join(problems)}"
+        )
+    from confluent_kafka.admin import AdminClient
+
+    logger = LibrdkafkaLog()
+    config: dict[str, Any] = {"bootstrap.servers": bootstrap, **(client_config or {})}
+    config["logger"] = logger
+    admin = AdminClient(config)
+    wait = max(deadline - time.monotonic(), 1.0)
+    try:
+        admin.list_topics(timeout=wait)
+        return
+    except KafkaException:
+        pass
+    admin.poll(0)  # hands over librdkafka's log lines, the reason among them
+    detail = logger.last_problem()
+    security = (client_config or {}).get("security.protocol", "plaintext").upper()
+    raise KafkaUnavailable(
+        f"Kafka at {bootstrap} ({setting}) accepts connections but gave no metadata within "
+        f"{timeout:.0f} s{': ' + detail if detail else ''} (is it a Kafka broker? "
+        f"KAFKA_SECURITY_PROTOCOL is {security}: check it and the KAFKA_SASL_*/KAFKA_SSL_* "
+        "settings)"
+    )
 
 
 def client_config(settings: Settings) -> dict[str, str]:
@@ -81,6 +206,7 @@ def producer_config(bootstrap: str, **config: Any) -> dict[str, Any]:
     """What every producer of the pipeline shares, overridable."""
     return {
         "bootstrap.servers": bootstrap,
+        "logger": LibrdkafkaLog(),
         "linger.ms": 5,
         # Java-compatible key hashing, as faust (aiokafka) uses: a trace keyed by its id lands
         # in the same partition whoever publishes it, so its de-duplication entry is owned by
@@ -88,6 +214,10 @@ def producer_config(bootstrap: str, **config: Any) -> dict[str, Any]:
         "partitioner": "murmur2_random",
         **config,
     }
+
+
+class PublishFailed(UserError, RuntimeError):
+    """Kafka did not acknowledge every record :func:`publish_to` produced."""
 
 
 def publish(
@@ -128,7 +258,11 @@ def publish_to(
         producer.poll(0)
     remaining = producer.flush(timeout)
     if remaining or errors:
-        raise RuntimeError(f"publishing: {remaining} unacknowledged, errors: {errors[:3]}")
+        problems = f"; {len(errors)} refused, first: {errors[0]}" if errors else ""
+        raise PublishFailed(
+            f"Kafka did not acknowledge every record published: {remaining} left unacknowledged "
+            f"after {timeout:.0f} s{problems} (KAFKA_BOOTSTRAP_SERVERS {bootstrap})"
+        )
     return count
 
 

@@ -20,6 +20,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
     YamlConfigSettingsSource,
 )
+from pydantic_settings import SettingsError as SourceError
 
 from pipeline.sinks.routing import (
     LitefuseRoute,
@@ -27,6 +28,7 @@ from pipeline.sinks.routing import (
     is_loopback_host,
     url_without_userinfo,
 )
+from pipeline.terminal import UserError, one_line
 
 __all__ = [
     "Settings",
@@ -41,8 +43,10 @@ CONFIG_FILE_ENV = "KONG_LITEFUSE_CONFIG"
 ENVIRONMENT_PATTERN = re.compile(r"^(?!langfuse)[a-z0-9-_]+$")
 
 
-class SettingsError(ValueError):
+class SettingsError(UserError, ValueError):
     """A setting is missing or wrong; the message names the environment variable."""
+
+    exit_code = 2
 
 
 class Settings(BaseSettings):
@@ -447,6 +451,7 @@ class Settings(BaseSettings):
             path = Path(config_file)
             if not path.is_file():
                 raise SettingsError(f"{CONFIG_FILE_ENV}: no such file: {config_file}")
+            _check_config_file(path)
             if path.suffix == ".toml":
                 sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
             else:
@@ -454,10 +459,49 @@ class Settings(BaseSettings):
         return tuple(sources)
 
 
+def _check_config_file(path: Path) -> None:
+    """The config file parses and holds a mapping, or a SettingsError saying where it is wrong
+    (pydantic-settings would raise the parser's own error, or a TypeError for a list)."""
+    try:
+        if path.suffix == ".toml":
+            import tomllib
+
+            with path.open("rb") as file:
+                document: Any = tomllib.load(file)
+        else:
+            import yaml
+
+            with path.open("rb") as file:
+                document = yaml.safe_load(file)
+    except OSError as exc:
+        raise SettingsError(f"{CONFIG_FILE_ENV}: cannot read {path}: {exc.strerror}") from None
+    except Exception as exc:  # yaml.YAMLError, tomllib.TOMLDecodeError, UnicodeDecodeError
+        kind = "TOML" if path.suffix == ".toml" else "YAML"
+        raise SettingsError(
+            f"{CONFIG_FILE_ENV}: {path} is not valid {kind}: {one_line(exc)}"
+        ) from None
+    if document is not None and not isinstance(document, dict):
+        raise SettingsError(
+            f"{CONFIG_FILE_ENV}: {path} must hold a mapping of settings (key: value), "
+            f"not a {type(document).__name__}"
+        )
+
+
+_FIELD = re.compile(r'field "([^"]+)"')
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Read the settings, turning pydantic's error into one that names the variables."""
     try:
         return Settings(**overrides)
+    except SourceError as exc:  # a complex value (list, object) that is not JSON
+        found = _FIELD.search(str(exc))
+        name = found.group(1).upper() if found else "a setting"
+        cause = f": {one_line(exc.__cause__)}" if exc.__cause__ else ""
+        raise SettingsError(
+            f"invalid settings: {name}: not valid JSON{cause} (lists and objects are JSON, "
+            'e.g. ["email"] or {"staging": 0.1})'
+        ) from None
     except ValidationError as exc:
         problems = []
         for error in exc.errors():

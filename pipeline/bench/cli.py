@@ -31,9 +31,11 @@ def _sizes(text: str) -> list[float]:
     try:
         sizes = [float(part) for part in text.split(",") if part.strip()]
     except ValueError:
-        raise typer.BadParameter(f"not a list of numbers: {text!r}") from None
+        raise typer.BadParameter(f"not a list of numbers: {text!r}", param_hint="--sizes") from None
     if not sizes or any(not 0 < size <= 1000 for size in sizes):
-        raise typer.BadParameter("sizes must be numbers in (0, 1000], e.g. 0.5,1,4,16")
+        raise typer.BadParameter(
+            "sizes must be numbers in (0, 1000], e.g. 0.5,1,4,16", param_hint="--sizes"
+        )
     return sizes
 
 
@@ -139,18 +141,13 @@ def enrich(
         worker_options,
     )
     from pipeline.bench.mix import parse_weights
-    from pipeline.settings import SettingsError
 
     scales = _sizes(sizes)
     try:
         weights = parse_weights(mix) if mix else None
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--mix") from None
-    try:
-        options = worker_options()
-    except SettingsError as exc:
-        err.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(2) from None
+    options = worker_options()  # a SettingsError is printed by pipeline.cli: one line, exit 2
     _check_plot_dir(plot)
     if not as_json:
         err.print(
@@ -293,14 +290,13 @@ def e2e(
     import orjson
 
     from pipeline.bench.e2e import run_e2e, summary_rows
-    from pipeline.settings import SettingsError, load_settings
+    from pipeline.kafka import check_kafka
+    from pipeline.settings import load_settings
 
     runs = _runs(_counts(workers, "--workers", 16), _counts(partitions, "--partitions", 64))
-    try:
-        bootstrap = load_settings().kafka_bootstrap_servers
-    except SettingsError as exc:
-        err.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(2) from None
+    bootstrap = load_settings().kafka_bootstrap_servers  # errors: one line, by pipeline.cli
+    if bootstrap:
+        check_kafka(bootstrap)
     _check_plot_dir(plot)
     results: list[E2EResult] = []
     with _sigterm_exits():

@@ -20,12 +20,21 @@ The window is bounded twice: by age (``window_seconds``) and by size (``max_trac
 entries first, so a worker at full load keeps its memory flat (~200 bytes per id held).
 Entries written by earlier versions (one per trace: key = trace id, value
 ``[accepted_at, partition]``) are still honoured.
+
+``kong_litefuse_dedup_window_entries`` follows every change: marks, sweeps, evictions and
+rebuilds after a recovery set it to the ids the process's windows hold (one window per
+destination), not only the worker's minutely sweep.
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable, MutableMapping
 from typing import Any, Protocol
+
+from pipeline import metrics
+
+_WINDOWS: weakref.WeakSet[DedupWindow] = weakref.WeakSet()
 
 
 class ChangelogTable(Protocol):
@@ -46,6 +55,15 @@ class DedupWindow:
         self.max_traces = max_traces
         self._index: dict[str, float] = {}
         self._indexed_entries = -1  # table size the index was built for; -1: never built
+        self._reported = 0  # ids this window last counted in the gauge
+        _WINDOWS.add(self)
+
+    def _report(self) -> None:
+        """Set the gauge to the ids every window of the process holds, if ours changed."""
+        held = len(self._index)
+        if held != self._reported:
+            self._reported = held
+            metrics.dedup_entries.set(sum(window._reported for window in list(_WINDOWS)))
 
     # --- lookups -----------------------------------------------------------------------------
     def seen(self, trace_id: str, now: float) -> bool:
@@ -70,6 +88,7 @@ class DedupWindow:
                 index[trace_id] = at
         self._index = index
         self._indexed_entries = len(self.table.data)
+        self._report()
 
     # --- writes ------------------------------------------------------------------------------
     def mark(self, accepted: Iterable[tuple[str, int | None]], now: float) -> list[Any]:
@@ -96,6 +115,7 @@ class DedupWindow:
         self._indexed_entries = len(self.table.data)
         if len(index) > self.max_traces:
             self._evict(len(index) - self.max_traces)
+        self._report()
         return writes
 
     def sweep(self, now: float, limit: int = 1000) -> int:
@@ -134,6 +154,7 @@ class DedupWindow:
                     del index[trace_id]
             self.table.send_changelog(_partition(value), key, None)
         self._indexed_entries = len(self.table.data)
+        self._report()
         return removed
 
     def __len__(self) -> int:

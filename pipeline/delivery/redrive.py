@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from confluent_kafka import Consumer, TopicPartition
 
 from pipeline.delivery.deadletter import read_headers
-from pipeline.kafka import publish_to
+from pipeline.kafka import publish_to, quiet
 from pipeline.ops.offsets import KafkaPartitionReader, find_end, partitions_of, watermarks
 
 
@@ -61,14 +61,16 @@ def redrive(
     summary = RedriveSummary()
     extra = dict(client_config or {})
     consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": group_id,
-            "enable.auto.commit": False,
-            "auto.offset.reset": "earliest",
-            "enable.partition.eof": True,
-            **extra,
-        }
+        quiet(
+            {
+                "bootstrap.servers": bootstrap,
+                "group.id": group_id,
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+                "enable.partition.eof": True,
+                **extra,
+            }
+        )
     )
     try:
         partitions = partitions_of(consumer, dead_letter_topic)

@@ -38,6 +38,9 @@ import orjson
 from aiohttp import web
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
+from pipeline.kafka import LibrdkafkaLog
+from pipeline.terminal import UserError
+
 log = logging.getLogger("pipeline.ingest_http")
 
 TOKEN_HEADER = "x-kong-litefuse-token"
@@ -65,8 +68,10 @@ class PublishError(RuntimeError):
     """The broker did not acknowledge every record in time; the message says why."""
 
 
-class IngestConfigError(ValueError):
+class IngestConfigError(UserError, ValueError):
     """A configuration ingest-http refuses to start with; the message says what to change."""
+
+    exit_code = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +128,7 @@ class KafkaPublisher:
             "compression.type": compression,
             "message.timeout.ms": int(delivery_timeout * 1000),
             "message.max.bytes": max_record_bytes + 64 * 1024,
-            "logger": logging.getLogger("pipeline.ingest_http.librdkafka"),
+            "logger": LibrdkafkaLog(),  # at DEBUG: a failed publish is logged once, by us
         }
         self._producer = Producer(self._config)
         self._lock = threading.Lock()
@@ -395,10 +400,11 @@ def _raw(header: str) -> bytes:
     return header.encode("utf-8", "surrogateescape")
 
 
-def check_config(config: IngestConfig) -> None:
+def check_config(config: IngestConfig, announce: bool = True) -> None:
     """Refuse to serve without credentials on an address other hosts can reach, unless
-    explicitly allowed (``--allow-no-auth``); say so loudly when allowed. Refuse an in-flight
-    budget smaller than one body."""
+    explicitly allowed (``--allow-no-auth``); say so loudly when allowed (``announce``: the
+    command checks first, silently, and says it when it serves). Refuse an in-flight budget
+    smaller than one body."""
     from pipeline.sinks.routing import is_loopback_host
 
     if config.max_in_flight_bytes < config.max_body_bytes:
@@ -409,6 +415,8 @@ def check_config(config: IngestConfig) -> None:
     if config.authenticated:
         return
     if is_loopback_host(config.host):
+        if not announce:
+            return
         log.info("ingest-http takes requests without credentials (bound to %s only)", config.host)
         return
     if not config.allow_no_auth:
@@ -418,6 +426,8 @@ def check_config(config: IngestConfig) -> None:
             "127.0.0.1, or pass --allow-no-auth (INGEST_HTTP_ALLOW_NO_AUTH=true) if something "
             "in front of it authenticates"
         )
+    if not announce:
+        return
     log.warning(
         "ingest-http takes requests WITHOUT credentials on %s (--allow-no-auth): anyone who "
         "reaches this port can publish to the Kong topic",

@@ -33,6 +33,8 @@ from typing import Any, Literal
 
 import yaml
 
+from pipeline.terminal import UserError
+
 Transport = Literal["kafka-log", "http-log"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 AiProvider = Literal["openai", "anthropic"]
@@ -94,8 +96,10 @@ SASL_MECHANISMS: dict[Version, frozenset[str]] = {
 _OPAQUE_FIELDS = frozenset({"custom_fields_by_lua", "schema_registry"})
 
 
-class KongConfigError(ValueError):
+class KongConfigError(UserError, ValueError):
     """The options cannot produce a valid Kong configuration; the message says why."""
+
+    exit_code = 2
 
 
 def parse_version(text: str) -> Version:

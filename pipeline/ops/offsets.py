@@ -26,10 +26,13 @@ from typing import Any, Literal, Protocol
 
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
+from pipeline.kafka import quiet
+from pipeline.terminal import UserError
+
 Method = Literal["native", "search", "empty"]
 
 
-class OffsetSearchError(RuntimeError):
+class OffsetSearchError(UserError, RuntimeError):
     """The partition cannot be searched by time (e.g. its records carry no timestamp)."""
 
 
@@ -156,16 +159,18 @@ def reader_consumer(bootstrap: str, group_id: str, **extra: Any) -> Consumer:
     on brokers that say so, instead of waiting for a message that is not coming.
     """
     return Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": group_id,
-            "enable.auto.commit": False,
-            "enable.auto.offset.store": False,
-            "enable.partition.eof": True,
-            "auto.offset.reset": "error",
-            "fetch.wait.max.ms": 50,
-            **extra,
-        }
+        quiet(
+            {
+                "bootstrap.servers": bootstrap,
+                "group.id": group_id,
+                "enable.auto.commit": False,
+                "enable.auto.offset.store": False,
+                "enable.partition.eof": True,
+                "auto.offset.reset": "error",
+                "fetch.wait.max.ms": 50,
+                **extra,
+            }
+        )
     )
 
 

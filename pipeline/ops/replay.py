@@ -13,6 +13,7 @@ pipeline would have given it. Sink dead letters (trace JSON) are re-published as
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import time
@@ -21,13 +22,13 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from pipeline.delivery.deadletter import read_headers
 from pipeline.enrich import EnrichOptions, Skipped, enrich
-from pipeline.kafka import publish_to
+from pipeline.kafka import publish_to, quiet
 from pipeline.kong import KongRecord, RecordError, parse_records
 from pipeline.ops.offsets import (
     KafkaPartitionReader,
@@ -41,6 +42,11 @@ from pipeline.ops.offsets import (
 )
 from pipeline.sinks.routing import LitefuseRoute, route_for, route_topic
 from pipeline.trace import SourceRef, Trace
+
+if TYPE_CHECKING:
+    import threading
+
+    from pipeline.terminal import Interruption
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +117,24 @@ def parse_offsets(values: Sequence[str]) -> OffsetSpec:
                     f"{part!r} is not an offset: use N (all partitions) or PARTITION:N"
                 ) from None
     return OffsetSpec(every, per)
+
+
+def check_offset_range(first: OffsetSpec, last: OffsetSpec) -> None:
+    """ValueError when a partition's --from-offset is not below its --to-offset (nothing to
+    read: a mistake, not a replay of nothing)."""
+    partitions = {*first.per_partition, *last.per_partition}
+    pairs: list[tuple[int | None, int | None, int | None]] = [
+        (p, first.get(p), last.get(p)) for p in sorted(partitions)
+    ]
+    if first.every is not None and last.every is not None:
+        pairs.append((None, first.every, last.every))
+    for partition, start, stop in pairs:
+        if start is not None and stop is not None and start >= stop:
+            where = "every partition" if partition is None else f"partition {partition}"
+            raise ValueError(
+                f"--from-offset {start} is not below --to-offset {stop} for {where}: the range "
+                "is empty"
+            )
 
 
 def parse_status(value: str) -> Callable[[int | None], bool]:
@@ -351,6 +375,9 @@ class ReplayRequest:
     selection: ReplayFilter = ReplayFilter()
     dry_run: bool = False
     rate: float | None = None
+    client_config: Mapping[str, str] = field(default_factory=dict)
+    """Kafka security settings (``pipeline.kafka.client_config``): every consumer and the
+    publisher use them."""
     consumer_config: Mapping[str, Any] = field(default_factory=dict)
     probe_timeout: float = 2.0  # one fetch of the offset search
     idle_timeout: float = 10.0  # no message for this long: the rest of the range is not there
@@ -378,6 +405,8 @@ class ReplaySummary:
     plan_seconds: float = 0.0
     seconds: float = 0.0
     rate_waited_seconds: float = 0.0
+    interrupted: bool = False
+    """Stopped by SIGINT/SIGTERM before the end of the range (what was read was published)."""
 
     @property
     def total(self) -> int:
@@ -406,7 +435,7 @@ def default_group_id() -> str:
 
 
 def _consumer_config(request: ReplayRequest, group_id: str) -> dict[str, Any]:
-    return {"client.id": group_id, **request.consumer_config}
+    return {"client.id": group_id, **request.client_config, **request.consumer_config}
 
 
 def plan_replay(request: ReplayRequest, group_id: str) -> list[PartitionPlan]:
@@ -510,23 +539,34 @@ def _consume(
     group_id: str,
     out: TextIO | None,
     progress: _Progress,
+    stop: threading.Event | None = None,
 ) -> Iterator[tuple[str, bytes, bytes]]:
-    """The (topic, key, value) of every trace in the planned ranges, in partition order."""
+    """The (topic, key, value) of every trace in the planned ranges, in partition order; ends
+    early (``summary.interrupted``) once ``stop`` is set."""
     plans = {p.partition: p for p in summary.plans if not p.done}
     if not plans:
         return
     consumer = Consumer(
-        {
-            "bootstrap.servers": request.bootstrap,
-            "group.id": group_id,  # required by librdkafka; never joined (assign, no subscribe)
-            "enable.auto.commit": False,
-            "enable.auto.offset.store": False,
-            "auto.offset.reset": "earliest",  # a start removed by retention: from the new start
-            "fetch.wait.max.ms": 100,
-            **_consumer_config(request, group_id),
-        }
+        quiet(
+            {
+                "bootstrap.servers": request.bootstrap,
+                "group.id": group_id,  # required by librdkafka; never joined (assign only)
+                "enable.auto.commit": False,
+                "enable.auto.offset.store": False,
+                "auto.offset.reset": "earliest",  # a start removed by retention: the new start
+                "fetch.wait.max.ms": 100,
+                **_consumer_config(request, group_id),
+            }
+        )
     )
     bucket = TokenBucket.per_second(request.rate) if request.rate else None
+    if bucket is not None and stop is not None:
+        event = stop
+
+        def wait(seconds: float) -> None:  # a pause for the rate limit ends at Ctrl-C
+            event.wait(seconds)
+
+        bucket.sleep = wait
     start_ms = to_ms(request.start_time) if request.start_time else None
     end_ms = to_ms(request.end_time) if request.end_time else None
     started = time.monotonic()
@@ -539,7 +579,13 @@ def _consume(
             if request.max_seconds is not None and time.monotonic() - started > request.max_seconds:
                 log.warning("replay stopped after --timeout %.0fs", request.max_seconds)
                 break
+            if stop is not None and stop.is_set():
+                summary.interrupted = True
+                return
             for message in consumer.consume(num_messages=500, timeout=0.2):
+                if stop is not None and stop.is_set():
+                    summary.interrupted = True
+                    return
                 error = message.error()
                 if error is not None:
                     if error.code() != KafkaError._PARTITION_EOF:
@@ -630,23 +676,39 @@ def run_replay(
     out: TextIO | None = None,
     show_progress: bool = False,
     console: Any = None,
+    interruption: Interruption | None = None,
+    on_plan: Callable[[list[PartitionPlan]], None] | None = None,
 ) -> ReplaySummary:
-    """Plan, then read the ranges and publish their traces (or, dry run, print them to ``out``)."""
+    """Plan, then read the ranges and publish their traces (or, dry run, print them to ``out``).
+
+    With an ``interruption``, a signal while planning raises KeyboardInterrupt (nothing was
+    published yet); one while reading ends the reading, publishes what was read and returns
+    with ``interrupted`` set. ``on_plan`` is told the ranges before they are read.
+    """
     group_id = request.group_id or default_group_id()
     summary = ReplaySummary(request.topic, request.traces_topic, request.dry_run, group_id)
     began = time.monotonic()
     summary.plans = plan_replay(request, group_id)
     summary.plan_seconds = time.monotonic() - began
-    progress = _Progress(summary.total, show_progress, console)
-    began = time.monotonic()
-    try:
-        pairs = _consume(request, summary, group_id, out if request.dry_run else None, progress)
-        if request.dry_run:
-            for _ in pairs:
-                pass
-        else:
-            summary.published = publish_to(request.bootstrap, pairs)
-    finally:
-        progress.stop()
-        summary.seconds = time.monotonic() - began
+    # from here a signal ends the reading and the summary is returned (no KeyboardInterrupt)
+    polled = interruption.polled() if interruption is not None else contextlib.nullcontext()
+    with polled as stop:
+        if on_plan is not None:
+            on_plan(summary.plans)
+        progress = _Progress(summary.total, show_progress, console)
+        began = time.monotonic()
+        try:
+            pairs = _consume(
+                request, summary, group_id, out if request.dry_run else None, progress, stop
+            )
+            if request.dry_run:
+                for _ in pairs:
+                    pass
+            else:
+                summary.published = publish_to(request.bootstrap, pairs, 30.0, **request.client_config)
+        finally:
+            progress.stop()
+            summary.seconds = time.monotonic() - began
+        if stop is not None and stop.is_set():
+            summary.interrupted = True
     return summary

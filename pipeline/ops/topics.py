@@ -18,7 +18,9 @@ class TopicInfo:
 
 
 def admin_client(bootstrap_servers: str, **extra: str) -> AdminClient:
-    return AdminClient({"bootstrap.servers": bootstrap_servers, **extra})
+    from pipeline.kafka import quiet
+
+    return AdminClient(quiet({"bootstrap.servers": bootstrap_servers, **extra}))
 
 
 def changelog_topic(settings: Settings, table: str = "delivered") -> str:

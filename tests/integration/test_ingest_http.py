@@ -17,7 +17,7 @@ import orjson
 import pytest
 from aiohttp import web
 
-from pipeline.broker import free_port
+from pipeline.broker import EmbeddedBroker, free_port
 from pipeline.ops.ingest_http import IngestConfig, IngestConfigError, check_config, split_records
 from tests.conftest import EXAMPLES, ROOT, Names, consume_all
 from tests.integration.test_codecs import batch_codecs
@@ -191,8 +191,12 @@ def test_bad_requests_are_refused_and_nothing_is_published(
 def test_503_when_kafka_is_unavailable(
     tmp_path: Path, start_ingest: Callable[..., IngestProcess]
 ) -> None:
-    nobody = f"127.0.0.1:{free_port()}"  # nothing listens there
-    ingest = start_ingest(nobody, "kong-logs", INGEST_HTTP_DELIVERY_TIMEOUT="1.5")
+    # ingest-http refuses to start without Kafka (the command checks first), so Kafka goes
+    # away once it serves: a broker of its own, stopped
+    with EmbeddedBroker() as gone:
+        ingest = start_ingest(
+            gone.bootstrap_servers, "kong-logs", INGEST_HTTP_DELIVERY_TIMEOUT="1.5"
+        )
     body = (EXAMPLES / "01-openai-chat.json").read_bytes()
     started = time.monotonic()
     response = httpx.post(f"{ingest.url}/ingest", content=body, headers=_auth(), timeout=30)
@@ -523,15 +527,15 @@ def test_without_credentials_on_loopback_it_serves_and_logs_it(
 def test_requests_past_the_in_flight_budget_are_503_and_the_budget_comes_back(
     start_ingest: Callable[..., IngestProcess],
 ) -> None:
-    # nothing listens at the broker address: a request holds its records for the whole
+    # the broker is gone once ingest-http serves: a request holds its records for the whole
     # delivery timeout, so two sent together overlap for certain
-    nobody = f"127.0.0.1:{free_port()}"
-    ingest = start_ingest(
-        nobody,
-        "kong-logs",
-        INGEST_HTTP_DELIVERY_TIMEOUT="3",
-        INGEST_HTTP_MAX_IN_FLIGHT_BYTES=str(MAX_BODY + 50_000),
-    )
+    with EmbeddedBroker() as gone:
+        ingest = start_ingest(
+            gone.bootstrap_servers,
+            "kong-logs",
+            INGEST_HTTP_DELIVERY_TIMEOUT="3",
+            INGEST_HTTP_MAX_IN_FLIGHT_BYTES=str(MAX_BODY + 50_000),
+        )
     record = orjson.loads((EXAMPLES / "01-openai-chat.json").read_bytes())
     body = orjson.dumps([record] * 60)
     assert MAX_BODY // 2 < len(body) < MAX_BODY  # one fits the budget, two do not

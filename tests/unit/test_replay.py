@@ -260,3 +260,31 @@ def test_token_bucket_capacity() -> None:
     assert TokenBucket.per_second(1e6).capacity == 1000.0
     with pytest.raises(ValueError):
         TokenBucket.per_second(0)
+
+
+def test_replay_clients_use_the_kafka_security_settings() -> None:
+    """Replay's consumers (and publisher) get KAFKA_SECURITY_PROTOCOL and the SASL/TLS settings:
+    librdkafka itself refuses the planted bad mechanism before any connection is made."""
+    from confluent_kafka import KafkaException
+
+    from pipeline.kafka import client_config
+    from pipeline.ops.replay import ReplayRequest, plan_replay
+    from pipeline.settings import Settings
+
+    settings = Settings(
+        kafka_security_protocol="SASL_PLAINTEXT",
+        kafka_sasl_mechanism="PLAIN",
+        kafka_sasl_username="u",
+        kafka_sasl_password="p",
+    )
+    config = client_config(settings)
+    assert config["security.protocol"] == "sasl_plaintext"
+    request = ReplayRequest(
+        bootstrap="127.0.0.1:1",
+        topic="kong-logs",
+        traces_topic="ai-traces",
+        options=EnrichOptions(),
+        client_config={**config, "sasl.mechanism": "NOT-A-MECHANISM"},
+    )
+    with pytest.raises(KafkaException, match="SASL mechanism: NOT-A-MECHANISM"):
+        plan_replay(request, "g")

@@ -5,8 +5,10 @@ from __future__ import annotations
 import base64
 import copy
 import io
+import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ from pipeline.enrich.stage import enrich_options
 from pipeline.kong import RecordError, parse_records
 from pipeline.ops.transform import check_event, run_transform, split_input
 from pipeline.settings import Settings
+from pipeline.sinks.legacy import encode_events
 from pipeline.sinks.otlp import encode_request
 from pipeline.trace import SourceRef, Trace
 
@@ -240,3 +243,174 @@ def test_an_ai_block_whose_names_are_objects_is_traced_not_a_crash(tmp_path: Pat
     config = StageConfig(options=EnrichOptions(), traces_topic="t")
     (outcome,) = run_stage([KafkaValue(orjson.dumps(record), "kong", 0, 0)], config)
     assert isinstance(outcome, Traced), outcome
+
+
+# --- the command line: files, directories, streams, rejections, size caps ---------------------
+
+
+def _cli(*args: str, stdin: bytes = b"", **env: str) -> subprocess.CompletedProcess[bytes]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "SINK_"))}
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "transform", *args],
+        input=stdin,
+        capture_output=True,
+        timeout=120,
+        cwd=ROOT,
+        env={**environment, **env},
+    )
+
+
+def _chat(request_id: str, **changes: Any) -> dict[str, Any]:
+    record = orjson.loads((EXAMPLES / "01-openai-chat.json").read_bytes())
+    record["request"]["id"] = request_id
+    record.update(changes)
+    return record
+
+
+def _trace_ids(stdout: bytes) -> list[str]:
+    return [
+        event["body"]["id"]
+        for event in map(orjson.loads, stdout.splitlines())
+        if event["type"] == "trace-create"
+    ]
+
+
+def test_the_bundled_examples_as_a_directory_and_concatenated_give_the_same_events() -> None:
+    """The examples are pretty-printed: concatenated they gave 711 "not JSON" errors."""
+    directory = _cli(str(EXAMPLES))
+    assert directory.returncode == 0, directory.stderr
+    assert directory.stderr == b""
+    files = sorted(EXAMPLES.glob("*.json"))
+    concatenated = _cli("-", stdin=b"".join(path.read_bytes() for path in files))
+    assert concatenated.returncode == 0, concatenated.stderr[:500]
+    assert concatenated.stderr == b""
+    assert concatenated.stdout == directory.stdout
+    one_by_one = b"".join(_cli(str(path)).stdout for path in files)
+    assert directory.stdout == one_by_one
+    assert len(_trace_ids(directory.stdout)) == 9  # 10 examples, the health check skipped
+
+
+def test_files_directories_and_stdin_in_order_recursively_in_sorted_order(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "records"
+    (folder / "sub").mkdir(parents=True)
+    ids = {name: uuid.uuid4().hex for name in ("a1", "a2", "b", "c", "stdin", "file")}
+    (folder / "c.ndjson").write_bytes(orjson.dumps(_chat(ids["c"])) + b"\n")
+    (folder / "a.jsonl").write_bytes(
+        orjson.dumps(_chat(ids["a1"])) + b"\n" + orjson.dumps(_chat(ids["a2"])) + b"\n"
+    )
+    (folder / "sub" / "b.json").write_bytes(
+        orjson.dumps(_chat(ids["b"]), option=orjson.OPT_INDENT_2)
+    )
+    (folder / "notes.txt").write_text("not records: a directory's other files are left alone")
+    single = tmp_path / "single.json"
+    single.write_bytes(orjson.dumps(_chat(ids["file"])))
+    stdin = orjson.dumps(_chat(ids["stdin"]), option=orjson.OPT_INDENT_2)
+    done = _cli(str(folder), "-", str(single), stdin=stdin)
+    assert done.returncode == 0, done.stderr
+    expected = ["a1", "a2", "c", "b", "stdin", "file"]  # a.jsonl, c.ndjson, sub/b.json
+    assert _trace_ids(done.stdout) == [ids[name] for name in expected]
+
+
+def test_a_stream_of_values_in_any_layout() -> None:
+    one, two, three = (orjson.dumps(_chat(uuid.uuid4().hex)) for _ in range(3))
+    pretty = orjson.dumps(orjson.loads(three), option=orjson.OPT_INDENT_2)
+    tall = pretty.count(b"\n")  # the pretty-printed value spans tall + 1 lines
+    data = one + two + b"\n\n" + pretty + b"  [" + one + b"]\n{broken\n" + two + b"\n"
+    values = split_input(data)
+    assert values == [
+        (1, one),
+        (1, two),
+        (3, pretty),
+        (3 + tall, b"[" + one + b"]"),
+        (4 + tall, b"{broken"),
+        (5 + tall, two),
+    ]
+    done = _cli("-", stdin=data)
+    assert done.returncode == 1
+    (reason,) = done.stderr.decode().splitlines()
+    assert reason.startswith(f"line {4 + tall}: not JSON"), reason
+    assert len(_trace_ids(done.stdout)) == 5  # one, two, three, one again, two again
+
+
+def test_implausible_values_are_one_line_each_with_the_reason_and_exit_1(tmp_path: Path) -> None:
+    future = _chat(uuid.uuid4().hex, started_at=1e30)
+    tokens = _chat(uuid.uuid4().hex)
+    body = orjson.loads(tokens["response"]["body"])  # Kong logs the body as a string
+    body["usage"]["prompt_tokens"] = 1e300
+    tokens["response"]["body"] = orjson.dumps(body).decode()
+    good = _chat(uuid.uuid4().hex)
+    data = b"\n".join(orjson.dumps(r) for r in (future, good, tokens))
+    done = _cli("-", stdin=data)
+    assert done.returncode == 1
+    err = done.stderr.decode()
+    assert "Traceback" not in err
+    lines = err.splitlines()
+    assert len(lines) == 2, err
+    assert lines[0].startswith("line 1 record 0: implausible started_at"), lines
+    assert lines[1].startswith("line 3 record 0: implausible token count"), lines
+    assert _trace_ids(done.stdout) == [good["request"]["id"]]
+
+
+@pytest.mark.parametrize("data", [b"", b"  \n\t\n"], ids=["empty", "blank"])
+def test_an_input_without_records_says_so(data: bytes) -> None:
+    done = _cli("-", stdin=data)
+    assert done.returncode == 1
+    assert done.stdout == b""
+    assert (
+        done.stderr
+        == b"error: no Kong records in the input (transform's FILES argument, or stdin)\n"
+    )
+
+
+def _big_chat(content_bytes: int) -> dict[str, Any]:
+    record = _chat(uuid.uuid4().hex)
+    body = orjson.loads(record["response"]["body"])
+    body["choices"][0]["message"]["content"] = "x" * content_bytes
+    record["response"]["body"] = orjson.dumps(body).decode()
+    return record
+
+
+def _generation(stdout: bytes) -> dict[str, Any]:
+    events = [orjson.loads(line) for line in stdout.splitlines()]
+    body: dict[str, Any] = next(e for e in events if e["type"] == "generation-create")["body"]
+    return body
+
+
+def test_a_trace_over_the_kafka_record_limit_is_cut_as_the_worker_cuts_it() -> None:
+    from pipeline.enrich.stage import KafkaValue, StageConfig, Traced, run_stage
+    from pipeline.sinks.batching import TRUNCATION_MARKER
+
+    record = _big_chat(300_000)
+    done = _cli("-", stdin=orjson.dumps(record), KAFKA_MAX_MESSAGE_BYTES="100000")
+    assert done.returncode == 0, done.stderr
+    printed = _generation(done.stdout)
+    assert printed["output"].startswith(TRUNCATION_MARKER.split("{")[0]), printed["output"]
+    # the worker's enrich stage on the same record, under the same limit
+    settings = Settings(kafka_max_message_bytes=100_000)
+    config = StageConfig.from_settings(settings)
+    (outcome,) = run_stage([KafkaValue(orjson.dumps(record), "kong", 0, 0)], config)
+    assert isinstance(outcome, Traced) and outcome.truncated
+    worker = [
+        e for e in encode_events(Trace.from_json(outcome.value)) if e["type"] == "generation-create"
+    ]
+    assert printed["output"] == worker[0]["body"]["output"]
+    assert printed["input"] == worker[0]["body"]["input"]
+    # without the limit, nothing is cut
+    whole = _generation(_cli("-", stdin=orjson.dumps(record)).stdout)
+    assert len(whole["output"]["content"]) == 300_000
+
+
+def test_a_trace_over_the_sink_event_limit_is_cut_as_the_sink_cuts_it() -> None:
+    record = _big_chat(60_000)
+    done = _cli("-", stdin=orjson.dumps(record), SINK_MAX_EVENT_BYTES="20000")
+    assert done.returncode == 0, done.stderr
+    events = [orjson.loads(line) for line in done.stdout.splitlines()]
+    assert len(orjson.dumps(events)) + 2 <= 20_000  # what the sink measures
+    assert str(_generation(done.stdout)["output"]).startswith("[truncated by kong-litefuse:")
+    otlp = _cli(
+        "-", "--format", "otlp-json", stdin=orjson.dumps(record), SINK_MAX_EVENT_BYTES="20000"
+    )
+    assert otlp.returncode == 0, otlp.stderr
+    assert b"[truncated by kong-litefuse:" in otlp.stdout
