@@ -18,7 +18,7 @@ import typer
 
 from pipeline import terminal
 from pipeline.bench.cli import bench_app
-from pipeline.settings import Settings, load_settings
+from pipeline.settings import Settings, load_settings, retired_in_use
 from pipeline.terminal import Interruption, UserError, error, say
 
 app = typer.Typer(
@@ -170,10 +170,14 @@ def worker(
             )
         faust_app = create_app(settings)
         announce = _announcement(settings)
+        retired = retired_in_use()
 
         class Worker(faust.Worker):
             async def on_execute(self) -> None:  # logging is set up, nothing started yet
-                logging.getLogger("pipeline.worker").info(*announce)
+                log = logging.getLogger("pipeline.worker")
+                log.info(*announce)
+                if retired:
+                    log.warning("settings no longer used, remove them: %s", "; ".join(retired))
                 await super().on_execute()
 
         freeze_startup_heap()

@@ -7,6 +7,7 @@ field names (``LANGFUSE_BASE_URL`` …) so Langfuse users find the ones they kno
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from pathlib import Path
@@ -119,13 +120,6 @@ class Settings(BaseSettings):
         description="Most bytes one fetch takes from a partition (faust's "
         "consumer_max_fetch_size): with the partitions a worker owns, what it holds of fetched "
         "records.",
-    )
-    enrich_max_in_flight: int = Field(
-        default=4,
-        ge=1,
-        le=64,
-        description="Enriched batches being produced to the traces topic while the next is "
-        "enriched: each holds its traces until Kafka acknowledges them.",
     )
     enrich_processes: int = Field(
         default=0,
@@ -343,23 +337,6 @@ class Settings(BaseSettings):
         description="Set glibc's malloc arenas and thresholds so memory follows the work in "
         "flight (pipeline/allocator.py); MALLOC_* variables in the environment win.",
     )
-    worker_switch_interval_ms: float = Field(
-        default=50.0,
-        ge=0.1,
-        le=1000.0,
-        description="How long the worker's main thread keeps the GIL while its Kafka client "
-        "threads wait for it (Python's default is 5 ms). Longer stretches of enrichment: "
-        "a median +6.5 % records/s in alternating runs (BENCHMARKS.md).",
-    )
-    worker_gc_threshold: int = Field(
-        default=10_000,
-        ge=100,
-        le=1_000_000,
-        description="Allocations between the garbage collector's young-generation runs in a "
-        "worker and its helpers (Python's default is 700, which collected every few records). "
-        "With the startup heap frozen: collections took 0.3 s instead of 1.2 s of a "
-        "30,000-record run, at the same peak RSS (BENCHMARKS.md).",
-    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = Field(
         default="json", description="Worker logs: JSON lines (with trace ids) or text."
@@ -485,6 +462,35 @@ def _check_config_file(path: Path) -> None:
             f"{CONFIG_FILE_ENV}: {path} must hold a mapping of settings (key: value), "
             f"not a {type(document).__name__}"
         )
+    for key in document or {}:
+        name = str(key).lower()
+        if name in Settings.model_fields or name in RETIRED:
+            continue
+        close = difflib.get_close_matches(name, Settings.model_fields, n=1)
+        hint = f": did you mean {close[0]}?" if close else ""
+        raise SettingsError(f"{CONFIG_FILE_ENV}: {path}: unknown setting {key!r}{hint}")
+
+
+RETIRED = {
+    "worker_switch_interval_ms": "fixed at 50 ms",
+    "worker_gc_threshold": "fixed at 10,000",
+    "enrich_max_in_flight": "fixed at 4",
+}
+"""Settings that no longer change anything (each moved a figure by less than 10 %): still
+accepted, so an upgrade does not fail on them, and named in :func:`retired_in_use`."""
+
+
+def retired_in_use() -> list[str]:
+    """The retired settings given in the environment or the config file, for a warning."""
+    found = [name for name in RETIRED if name.upper() in os.environ]
+    config_file = os.environ.get(CONFIG_FILE_ENV)
+    if config_file and Path(config_file).is_file():
+        try:
+            text = Path(config_file).read_text().lower()
+        except (OSError, UnicodeDecodeError):
+            text = ""
+        found += [name for name in RETIRED if name in text and name not in found]
+    return [f"{name.upper()} ({RETIRED[name]})" for name in found]
 
 
 _FIELD = re.compile(r'field "([^"]+)"')

@@ -705,7 +705,9 @@ def run_replay(
                 for _ in pairs:
                     pass
             else:
-                summary.published = publish_to(request.bootstrap, pairs, 30.0, **request.client_config)
+                summary.published = publish_to(
+                    request.bootstrap, pairs, 30.0, **request.client_config
+                )
         finally:
             progress.stop()
             summary.seconds = time.monotonic() - began

@@ -1,7 +1,7 @@
 """The enrich agent: Kong records → traces, dead letters and skips, produced to Kafka.
 
 Each event is a record batch. Its traces are produced while the next batch is being enriched
-(at most ``ENRICH_MAX_IN_FLIGHT`` batches in flight); a batch is acknowledged once Kafka has
+(at most ``MAX_IN_FLIGHT`` batches in flight); a batch is acknowledged once Kafka has
 all its records (at-least-once: a crash before that re-enriches it, and the sink's window drops
 the repeats). Enrichment runs in the worker, or in helper processes (``ENRICH_PROCESSES``).
 """
@@ -30,6 +30,9 @@ from pipeline.worker.producer import LazyProducer
 log = logging.getLogger("pipeline")
 
 PUBLISH_RETRY_S = 1.0
+MAX_IN_FLIGHT = 4
+"""Enriched batches being produced to the traces topic while the next is enriched; each holds
+its traces until Kafka acknowledges them (8 held more memory for no records/s)."""
 """Pause before producing a batch's records again: Kafka said no, and will again for a while."""
 
 
@@ -118,7 +121,7 @@ class EnrichAgent:
 
     async def run(self, stream: StreamT[bytes]) -> AsyncIterator[None]:
         events = stream.noack()  # type: ignore[attr-defined]  # missing from StreamT
-        in_flight = asyncio.Semaphore(self.settings.enrich_max_in_flight)
+        in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
         publishing: set[asyncio.Future[None]] = set()
 
         async def publish(event: EventT[bytes], records: list[Outgoing]) -> None:

@@ -64,8 +64,6 @@ def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None
         ("KAFKA_BOOTSTRAP_SERVERS", "no-port", "KAFKA_BOOTSTRAP_SERVERS"),
         ("SINK_BATCH_SIZE", "0", "SINK_BATCH_SIZE"),
         ("LANGFUSE_BASE_URL", "ftp://x", "LANGFUSE_BASE_URL"),
-        ("WORKER_SWITCH_INTERVAL_MS", "0", "WORKER_SWITCH_INTERVAL_MS"),
-        ("WORKER_GC_THRESHOLD", "0", "WORKER_GC_THRESHOLD"),  # 0 would turn the collector off
     ],
 )
 def test_bad_settings_name_the_variable(
@@ -267,19 +265,38 @@ def test_kafka_sasl_and_tls(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_the_worker_sets_its_switch_interval_and_gc_threshold(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from pipeline.runtime import tune_interpreter
+    from pipeline.runtime import GC_THRESHOLD, SWITCH_INTERVAL_S, tune_interpreter
 
-    monkeypatch.setenv("WORKER_SWITCH_INTERVAL_MS", "20")
-    monkeypatch.setenv("WORKER_GC_THRESHOLD", "5000")
     monkeypatch.setenv("WORKER_TUNE_MALLOC", "false")
     before, thresholds = sys.getswitchinterval(), gc.get_threshold()
     try:
+        sys.setswitchinterval(0.005)
         tune_interpreter(load_settings())
-        assert sys.getswitchinterval() == pytest.approx(0.02)
-        assert gc.get_threshold() == (5000, *thresholds[1:])
+        assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL_S) == 0.05
+        assert gc.get_threshold() == (GC_THRESHOLD, *thresholds[1:])
     finally:
         sys.setswitchinterval(before)
         gc.set_threshold(*thresholds)
+
+
+def test_retired_settings_are_accepted_and_named_and_unknown_file_keys_refused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from pipeline.settings import retired_in_use
+
+    monkeypatch.setenv("WORKER_GC_THRESHOLD", "5000")
+    assert load_settings()  # an upgrade does not fail on a setting that was removed
+    assert retired_in_use() == ["WORKER_GC_THRESHOLD (fixed at 10,000)"]
+    config = tmp_path / "config.yaml"
+    config.write_text("sink_batch_size: 10\nenrich_max_in_flight: 8\n")
+    monkeypatch.setenv("KONG_LITEFUSE_CONFIG", str(config))
+    assert load_settings().sink_batch_size == 10
+    assert "ENRICH_MAX_IN_FLIGHT (fixed at 4)" in retired_in_use()
+    config.write_text("sink_bach_size: 10\n")  # a typo is not silently ignored
+    with pytest.raises(
+        SettingsError, match="unknown setting 'sink_bach_size': did you mean sink_batch_size"
+    ):
+        load_settings()
 
 
 def test_a_helper_applies_the_settings_and_freezes_its_startup_heap() -> None:
@@ -291,11 +308,11 @@ def test_a_helper_applies_the_settings_and_freezes_its_startup_heap() -> None:
         "pool._start(load_settings())\n"
         "print(gc.get_threshold()[0], sys.getswitchinterval(), gc.get_freeze_count())\n"
     )
-    env = {**os.environ, "WORKER_GC_THRESHOLD": "4321", "WORKER_SWITCH_INTERVAL_MS": "30"}
+    env = dict(os.environ)
     done = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr
     threshold, interval, frozen = done.stdout.split()
-    assert int(threshold) == 4321 and float(interval) == pytest.approx(0.03)
+    assert int(threshold) == 10_000 and float(interval) == pytest.approx(0.05)
     assert int(frozen) > 10_000  # the modules and the enrichment options at least
