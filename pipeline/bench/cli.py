@@ -129,17 +129,14 @@ def enrich(
 ) -> None:
     """Records/s of the enrich stage vs. the JSON-parse ceiling, and OTLP encoding per trace.
 
-    --plot DIR writes enrich-sizes.png: records/s and µs per record against the record size,
-    with the ceiling and the floor.
+    Target: enrichment at least 0.12 times the ceiling (the ratio), with what it leaves above the
+    floor (the JSON work any enricher does) for all else. --plot DIR writes enrich-sizes.png:
+    records/s and µs per record against the record size, with the ceiling, the floor and the
+    target.
     """
     import orjson
 
-    from pipeline.bench.enrich import (
-        RATIO_TARGET,
-        THROUGHPUT_TARGET,
-        run_sweep,
-        worker_options,
-    )
+    from pipeline.bench.enrich import RATIO_TARGET, run_sweep, worker_options
     from pipeline.bench.mix import parse_weights
 
     scales = _sizes(sizes)
@@ -161,7 +158,7 @@ def enrich(
             "rounds": rounds,
             "seed": seed,
             "sizes": scales,
-            "targets": {"records_per_s": THROUGHPUT_TARGET, "ratio": RATIO_TARGET},
+            "targets": {"ratio": RATIO_TARGET},
             "results": [result.to_dict() for result in results],
         }
         sys.stdout.write(orjson.dumps(document).decode() + "\n")
@@ -223,28 +220,27 @@ def enrich(
     )
     for r in results:
         prefix = f"size {TIMES}{r.size_scale:g}: " if len(results) > 1 else ""
-        out.print(
-            f"{prefix}enrich ≥ {THROUGHPUT_TARGET:,.0f} records/s: "
-            f"{'yes' if r.meets_throughput_target else 'no'} "
-            f"({r.enrich_records_per_s:,.0f})",
-            highlight=False,
-        )
-        ratio_ok = "yes" if r.meets_ratio_target else "no"
-        out.print(
-            f"{prefix}≥ {RATIO_TARGET:g} {TIMES} ceiling: {ratio_ok} ({r.ratio:.3f})",
-            highlight=False,
-        )
-        out.print(
-            f"{prefix}floor (parse records and bodies, write traces) {r.floor_us_per_record:.1f} "
-            f"µs/record: the targets leave {r.logic_budget_us:.1f} and "
-            f"{r.ratio_logic_budget_us:.1f} µs/record for all else; enrichment spends "
-            f"{r.enrich_us_per_record - r.floor_us_per_record:.1f}",
-            highlight=False,
-        )
+        for line in enrich_targets(r, prefix):
+            out.print(line, highlight=False)
     if any(r.internal_errors for r in results):
         err.print("[bold red]internal errors:[/] enrich raised on some records (a bug)")
     if plot is not None:
         _plot(plot, enrich=results)
+
+
+def enrich_targets(r: EnrichBenchResult, prefix: str = "") -> list[str]:
+    """The enrich target as a yes/no line, and what it leaves above the floor."""
+    from pipeline.bench.enrich import RATIO_TARGET
+
+    return [
+        f"{prefix}enrich ≥ {RATIO_TARGET:g} {TIMES} ceiling: "
+        f"{'yes' if r.meets_ratio_target else 'no'} ({r.ratio:.3f}: "
+        f"{r.enrich_records_per_s:,.0f} records/s, the target {r.target_records_per_s:,.0f})",
+        f"{prefix}floor (parse records and bodies, write traces) {r.floor_us_per_record:.1f} "
+        f"µs/record: the target ({r.target_us_per_record:.1f} µs/record) leaves "
+        f"{r.ratio_logic_budget_us:.1f} for all else; enrichment spends "
+        f"{r.enrich_us_per_record - r.floor_us_per_record:.1f}",
+    ]
 
 
 @bench_app.command("e2e")

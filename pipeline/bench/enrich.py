@@ -6,9 +6,9 @@ For the same generated records (:mod:`pipeline.bench.mix`), in one process:
 - **floor**: the JSON work of any enricher that turns whole records into Python objects, done
   with orjson alone: parse each record, parse each body it captured (JSON, each event of a
   stream) and write each trace it publishes (``orjson.dumps`` of the trace, built untimed).
-  What the targets leave for everything else (provider, usage, cost, context, credentials) is
-  the target's µs per record less this. (A compiled core reading only the fields it needs with
-  a lazy parser could go under it.);
+  What the target leaves for everything else (provider, usage, cost, context, credentials) is
+  the µs per record the target allows (the ceiling's ÷ ``RATIO_TARGET``) less this. (A
+  compiled core reading only the fields it needs with a lazy parser could go under it.);
 - **enrich**: the worker's enrich stage, :func:`pipeline.enrich.stage.run_stage`, over the
   records as Kafka values, with the options the worker builds from its settings: parse,
   enrich, the trace JSON it would publish, fitted to a Kafka record and routed (the dead
@@ -19,6 +19,11 @@ For the same generated records (:mod:`pipeline.bench.mix`), in one process:
 After one warm-up pass of each, ``rounds`` rounds alternate ceiling, floor and enrich passes
 (so drift on a noisy machine hits them all) and the medians are reported. Every loop is
 bounded by the input.
+
+The target (issue 18: this 2-core machine, the bench mix, one thread, the ratio from one run)
+is relative: enrichment at least ``RATIO_TARGET`` (0.12) times the ceiling's records/s, the
+``ratio``. There is no absolute records/s target: the ceiling moves with the machine and the
+record size, and the ratio moves with it.
 """
 
 from __future__ import annotations
@@ -49,10 +54,8 @@ from pipeline.trace import Trace
 TOPIC = "kong-logs"
 TRACES_TOPIC = "ai-traces"
 SINK_BATCH = 200
-THROUGHPUT_TARGET = 20_000.0
-"""records/s the enrich stage should reach on one core."""
-RATIO_TARGET = 0.25
-"""… and at least this share of the ceiling's records/s."""
+RATIO_TARGET = 0.12
+"""The enrich stage's records/s should be at least this share of the ceiling's (issue 18)."""
 
 OUTCOMES = ("traced", "skipped", "dead_letter", "internal_error")
 
@@ -102,14 +105,21 @@ class EnrichBenchResult:
         return self.floor_seconds / self.records * 1e6 if self.records else 0.0
 
     @property
-    def logic_budget_us(self) -> float:
-        """µs a record the throughput target leaves above the floor (negative: none at all)."""
-        return 1e6 / THROUGHPUT_TARGET - self.floor_us_per_record
+    def target_records_per_s(self) -> float:
+        """The least records/s the target allows the enrich stage: ``RATIO_TARGET`` times the
+        ceiling's."""
+        return self.ceiling_records_per_s * RATIO_TARGET
+
+    @property
+    def target_us_per_record(self) -> float:
+        """The most µs a record the target allows the enrich stage: the ceiling's ÷
+        ``RATIO_TARGET``."""
+        return self.ceiling_us_per_record / RATIO_TARGET
 
     @property
     def ratio_logic_budget_us(self) -> float:
-        """… and the ratio target (``RATIO_TARGET`` times the ceiling's records/s)."""
-        return self.ceiling_us_per_record / RATIO_TARGET - self.floor_us_per_record
+        """µs a record the target leaves above the floor for all else (negative: none at all)."""
+        return self.target_us_per_record - self.floor_us_per_record
 
     @property
     def enrich_records_per_s(self) -> float:
@@ -129,10 +139,6 @@ class EnrichBenchResult:
         return self.otlp_seconds / self.traced * 1e6 if self.traced else 0.0
 
     @property
-    def meets_throughput_target(self) -> bool:
-        return self.enrich_records_per_s >= THROUGHPUT_TARGET
-
-    @property
     def meets_ratio_target(self) -> bool:
         return self.ratio >= RATIO_TARGET
 
@@ -142,13 +148,13 @@ class EnrichBenchResult:
             ceiling_records_per_s=self.ceiling_records_per_s,
             ceiling_us_per_record=self.ceiling_us_per_record,
             floor_us_per_record=self.floor_us_per_record,
-            logic_budget_us=self.logic_budget_us,
+            target_records_per_s=self.target_records_per_s,
+            target_us_per_record=self.target_us_per_record,
             ratio_logic_budget_us=self.ratio_logic_budget_us,
             enrich_records_per_s=self.enrich_records_per_s,
             enrich_us_per_record=self.enrich_us_per_record,
             ratio=self.ratio,
             otlp_us_per_trace=self.otlp_us_per_trace,
-            meets_throughput_target=self.meets_throughput_target,
             meets_ratio_target=self.meets_ratio_target,
         )
         for key in _SAMPLES:
@@ -157,7 +163,8 @@ class EnrichBenchResult:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> EnrichBenchResult:
-        """A result read back from ``to_dict``'s JSON (the derived figures are recomputed)."""
+        """A result read back from ``to_dict``'s JSON (the derived figures are recomputed, so
+        those of retired targets in older files are ignored)."""
         known = {f.name: data[f.name] for f in fields(cls) if f.name in data}
         for key in _SAMPLES:
             if key in known:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import re
 import statistics
 
 import orjson
@@ -10,10 +12,9 @@ import pytest
 from typer.testing import CliRunner
 
 from pipeline.bench import mix
-from pipeline.bench.cli import TIMES
+from pipeline.bench.cli import TIMES, enrich_targets
 from pipeline.bench.enrich import (
     RATIO_TARGET,
-    THROUGHPUT_TARGET,
     EnrichBenchResult,
     floor_pass,
     run_enrich_bench,
@@ -64,15 +65,50 @@ def test_figures_are_consistent(result: EnrichBenchResult) -> None:
     assert result.otlp_batches == math.ceil(result.traced / 200)
     assert result.otlp_bytes_per_trace > 500 and result.trace_json_bytes > 500
     assert result.floor_us_per_record == pytest.approx(result.floor_seconds / 300 * 1e6)
-    assert result.logic_budget_us == pytest.approx(50.0 - result.floor_us_per_record)
+    # the target is relative only: 0.12 times the ceiling's records/s, the ceiling's µs ÷ 0.12
+    assert result.target_records_per_s == pytest.approx(0.12 * result.ceiling_records_per_s)
+    assert result.target_us_per_record == pytest.approx(result.ceiling_us_per_record / 0.12)
     assert result.ratio_logic_budget_us == pytest.approx(
-        result.ceiling_us_per_record * 4 - result.floor_us_per_record
+        result.ceiling_us_per_record / 0.12 - result.floor_us_per_record
     )
     # the floor parses every record that is JSON, at least one body of most, writes every trace
     parsed = 300 - result.dead_lettered
     assert result.floor_documents > parsed + result.traced
-    assert result.meets_throughput_target == (result.enrich_records_per_s >= THROUGHPUT_TARGET)
-    assert result.meets_ratio_target == (result.ratio >= RATIO_TARGET)
+    assert result.meets_ratio_target == (result.ratio >= 0.12)
+    assert not hasattr(result, "meets_throughput_target")  # the retired 20,000 records/s
+
+
+def test_the_target_is_issue_18s_ratio() -> None:
+    assert RATIO_TARGET == 0.12
+
+
+@pytest.mark.parametrize(
+    ("ceiling_seconds", "meets"), [(0.119, False), (0.12, True), (0.121, True), (0.5, True)]
+)
+def test_the_yes_no_line_flips_at_the_ratio_target(
+    result: EnrichBenchResult, ceiling_seconds: float, meets: bool
+) -> None:
+    # enrich takes 1 s for what the ceiling takes ceiling_seconds: the ratio is ceiling_seconds
+    at = dataclasses.replace(result, ceiling_seconds=ceiling_seconds, enrich_seconds=1.0)
+    assert at.ratio == pytest.approx(ceiling_seconds)
+    assert at.meets_ratio_target is meets
+    target, _ = enrich_targets(at, f"size {TIMES}1: ")
+    answer = "yes" if meets else "no"
+    assert target.startswith(f"size {TIMES}1: enrich ≥ 0.12 {TIMES} ceiling: {answer} (")
+    assert f"({ceiling_seconds:.3f}: " in target
+
+
+def test_the_floor_line_is_what_the_ratio_target_leaves(result: EnrichBenchResult) -> None:
+    # ceiling 0.03 s and floor 0.06 s for 300 records: 100 and 200 µs/record; the target
+    # allows 100 / 0.12 = 833.3 µs/record, 633.3 above the floor; enrich spends 0.15 s = 500
+    at = dataclasses.replace(
+        result, records=300, ceiling_seconds=0.03, floor_seconds=0.06, enrich_seconds=0.15
+    )
+    _, floor = enrich_targets(at)
+    assert floor == (
+        "floor (parse records and bodies, write traces) 200.0 µs/record: the target "
+        "(833.3 µs/record) leaves 633.3 for all else; enrichment spends 300.0"
+    )
 
 
 def test_to_dict_holds_every_figure_and_is_json(result: EnrichBenchResult) -> None:
@@ -85,7 +121,8 @@ def test_to_dict_holds_every_figure_and_is_json(result: EnrichBenchResult) -> No
         "floor_us_per_record",
         "floor_documents",
         "floor_samples",
-        "logic_budget_us",
+        "target_records_per_s",
+        "target_us_per_record",
         "ratio_logic_budget_us",
         "enrich_records_per_s",
         "enrich_us_per_record",
@@ -97,10 +134,11 @@ def test_to_dict_holds_every_figure_and_is_json(result: EnrichBenchResult) -> No
         "outcomes",
         "composition",
         "enrich_samples",
-        "meets_throughput_target",
         "meets_ratio_target",
     ):
         assert key in data, key
+    for retired in ("logic_budget_us", "meets_throughput_target"):
+        assert retired not in data, retired
     assert data["ratio"] == pytest.approx(result.ratio)
     assert data["enrich_samples"] == list(result.enrich_samples)
 
@@ -152,7 +190,7 @@ def test_cli_prints_one_json_object() -> None:
     assert outcome.exit_code == 0, outcome.output
     document = orjson.loads(outcome.stdout)
     assert document["records"] == 300 and document["sizes"] == [1.0]
-    assert document["targets"] == {"records_per_s": THROUGHPUT_TARGET, "ratio": RATIO_TARGET}
+    assert document["targets"] == {"ratio": 0.12}
     (figures,) = document["results"]
     assert figures["traced"] + figures["skipped"] + figures["dead_lettered"] == 300
     assert figures["internal_errors"] == 0
@@ -169,11 +207,12 @@ def test_cli_table_sweep_and_target_lines() -> None:
     assert outcome.exit_code == 0, outcome.output
     assert f"{TIMES}0.5" in outcome.stdout and f"{TIMES}2" in outcome.stdout
     for size in ("0.5", "2"):
-        assert f"size {TIMES}{size}: enrich ≥ 20,000 records/s: " in outcome.stdout
-        assert f"size {TIMES}{size}: ≥ 0.25 {TIMES} ceiling: " in outcome.stdout
+        assert f"size {TIMES}{size}: enrich ≥ 0.12 {TIMES} ceiling: " in outcome.stdout
+        assert f"size {TIMES}{size}: floor (parse records and bodies" in outcome.stdout
     lines = [line for line in outcome.stdout.splitlines() if "≥" in line]
-    assert len(lines) == 4
+    assert len(lines) == 2  # one target per size: the ratio; no records/s target
     assert all(" yes (" in line or " no (" in line for line in lines)
+    assert not re.search(r"≥ [\d,]+ records/s", outcome.stdout)
 
 
 @pytest.mark.parametrize("args", [["--sizes", "0,1"], ["--sizes", "a"], ["--mix", "nope=1"]])

@@ -124,6 +124,15 @@ def test_enrich_sizes(mpl: ModuleType, tmp_path: Path) -> None:
     # the enrich line is records/s of the smallest records first
     enrich_line = rate.get_lines()[2]
     assert list(enrich_line.get_ydata()) == pytest.approx([1000 / 0.3, 1000 / 0.4, 1000 / 1.2])
+    # the target is 0.12 times the ceiling at each size (the ceiling takes 1/20 of enrich's time),
+    # not a records/s line
+    (target,) = [line for line in rate.get_lines() if line.get_label().startswith("target")]
+    assert target.get_label() == "target: ≥ 0.12 × ceiling"  # noqa: RUF001
+    ceiling = [20_000 / 0.3, 20_000 / 0.4, 20_000 / 1.2]
+    assert list(target.get_ydata()) == pytest.approx([0.12 * c for c in ceiling])
+    (target,) = [line for line in cost.get_lines() if line.get_label().startswith("target")]
+    assert target.get_label() == "target: ≤ ceiling ÷ 0.12"
+    assert list(target.get_ydata()) == pytest.approx([1e6 / (0.12 * c) for c in ceiling])
 
 
 def test_e2e_scaling(mpl: ModuleType, tmp_path: Path) -> None:
@@ -197,6 +206,19 @@ def test_json_round_trips_to_the_same_results(tmp_path: Path) -> None:
     runs = [_e2e(1, 4), _e2e(2, 4)]
     (tmp_path / "e2e.json").write_bytes(b"\n".join(orjson.dumps(r.to_dict()) for r in runs))
     assert load_results(tmp_path / "enrich.json").enrich == ENRICH
+    # a file saved with the retired targets' figures, and without the new derived ones
+    retired = {"logic_budget_us": 30.0, "meets_throughput_target": False}
+    dropped = ("target_records_per_s", "target_us_per_record", "ratio_logic_budget_us")
+    old_results = [
+        {**{k: v for k, v in r.to_dict().items() if k not in dropped}, **retired} for r in ENRICH
+    ]
+    old_doc = {
+        "benchmark": "enrich",
+        "targets": {"records_per_s": 20_000.0, "ratio": 0.25},
+        "results": old_results,
+    }
+    (tmp_path / "old-enrich.json").write_bytes(orjson.dumps(old_doc))
+    assert load_results(tmp_path / "old-enrich.json").enrich == ENRICH
     loaded = load_results(tmp_path / "e2e.json")
     assert loaded.e2e == runs and loaded.enrich == []
     # a file saved before the documents said which benchmark they are
