@@ -71,7 +71,7 @@ def _e2e(workers: int, partitions: int, *, latencies: int = 400) -> E2EResult:
     result.records_per_s = 1000.0 * workers
     result.ceiling_records_per_s = 12_000.0
     result.worker_cpu_ms_per_record = 0.9
-    result.worker_cpu_budget_us = 80.0
+    result.others_cpu_us_per_record = 80.0
     result.latency_rate = result.records_per_s / 2
     result.latencies_ms = [100.0 + 3 * i for i in range(latencies)]
     if latencies:
@@ -153,8 +153,17 @@ def test_e2e_scaling(mpl: ModuleType, tmp_path: Path) -> None:
     heights = [bar.get_height() for bar in rate.containers[0]]
     assert heights == [1000.0, 1000.0, 2000.0]
     assert [bar.get_height() for bar in cpu.containers[0]] == pytest.approx([900.0] * 3)
+    assert [bar.get_height() for bar in cpu.containers[1]] == pytest.approx([80.0] * 3)
     assert any("bare consumer" in label for label in _legend(rate))
-    assert any("budget" in label for label in _legend(cpu))
+    # the targets: 0.2 times each run's bare consumer (12,000 records/s), 350 µs per record
+    assert "target: ≥ 0.2 × bare consumer" in _legend(rate)  # noqa: RUF001
+    (dashes,) = rate.collections
+    assert [segment[0][1] for segment in dashes.get_segments()] == pytest.approx([2400.0] * 3)
+    assert "target: worker(s) ≤ 350 µs" in _legend(cpu)
+    (target,) = [line for line in cpu.get_lines() if line.get_label().startswith("target")]
+    assert list(target.get_ydata()) == [350.0, 350.0]
+    for axes in (rate, cpu):
+        assert not any("10,000" in label or "budget" in label for label in _legend(axes))
 
 
 def test_e2e_latency(mpl: ModuleType, tmp_path: Path) -> None:
@@ -227,6 +236,12 @@ def test_json_round_trips_to_the_same_results(tmp_path: Path) -> None:
     assert load_results(tmp_path / "old.json").e2e == [
         dataclasses.replace(runs[0], latencies_ms=[])
     ]
+    # … and one with the retired budget at 10,000 records/s, before the µs figure was saved
+    older = {**runs[0].to_dict(), "worker_cpu_budget_us": 80.0}
+    del older["worker_cpu_us_per_record"]
+    (tmp_path / "older.json").write_bytes(orjson.dumps(older))
+    (again,) = load_results(tmp_path / "older.json").e2e
+    assert again == runs[0] and again.worker_cpu_us_per_record == pytest.approx(900.0)
     (tmp_path / "bad.json").write_bytes(b'{"something": "else"}')
     with pytest.raises(ValueError, match="not the output of bench"):
         load_results(tmp_path / "bad.json")
@@ -234,7 +249,10 @@ def test_json_round_trips_to_the_same_results(tmp_path: Path) -> None:
 
 def test_bench_plot_redraws_saved_json(mpl: ModuleType, tmp_path: Path) -> None:
     saved = tmp_path / "sweep.json"
-    saved.write_bytes(b"\n".join(orjson.dumps(r.to_dict()) for r in (_e2e(1, 4), _e2e(2, 4))))
+    # a run saved before issue 18's targets (with the retired budget) and one saved after
+    before = {**_e2e(1, 4).to_dict(), "worker_cpu_budget_us": 80.0}
+    del before["worker_cpu_us_per_record"]
+    saved.write_bytes(orjson.dumps(before) + b"\n" + orjson.dumps(_e2e(2, 4).to_dict()))
     outcome = CliRunner().invoke(
         app, ["bench", "plot", "--from", str(saved), "--out", str(tmp_path / "out")]
     )
