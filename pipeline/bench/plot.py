@@ -87,10 +87,12 @@ def plot_enrich_sizes(results: Sequence[EnrichBenchResult], path: Path) -> Figur
     )
     for (label, values), style in zip(series, _STYLES, strict=True):
         rate.plot(kb, values, label=label, **style)
+    # the target follows the ceiling: a dotted line through a dash at each size (one size: a dash)
     rate.plot(
         kb,
         [r.target_records_per_s for r in ordered],
         **_TARGET,
+        **_TARGET_MARK,
         label=f"target: ≥ {ENRICH_RATIO_TARGET:g} {TIMES} ceiling",
     )
     rate.set_yscale("log")
@@ -108,6 +110,7 @@ def plot_enrich_sizes(results: Sequence[EnrichBenchResult], path: Path) -> Figur
         kb,
         [r.target_us_per_record for r in ordered],
         **_TARGET,
+        **_TARGET_MARK,
         label=f"target: ≤ ceiling ÷ {ENRICH_RATIO_TARGET:g}",
     )
     cost.set_yscale("log")
@@ -295,7 +298,8 @@ _STYLES: tuple[dict[str, Any], ...] = (
     {"marker": "^", "color": "#2a9d8f"},
     {"marker": "o", "color": "#1f5fa8", "linewidth": 2.2},
 )
-_TARGET: dict[str, Any] = {"color": "#c0392b", "linestyle": ":", "linewidth": 1.2}
+_TARGET: dict[str, Any] = {"color": "#c0392b", "linestyle": ":", "linewidth": 1.4, "zorder": 3}
+_TARGET_MARK: dict[str, Any] = {"marker": "_", "markersize": 22, "markeredgewidth": 1.6}
 _COLOURS = ("#1f5fa8", "#e07b00", "#2a9d8f", "#8e44ad", "#7f8c8d", "#c0392b")
 
 
