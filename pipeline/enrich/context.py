@@ -109,8 +109,8 @@ def kong_consumer(record: KongRecord) -> str | None:
         found = record.consumer.username or record.consumer.custom_id or record.consumer.id
         if found:
             return found
-    entity = (record.model_extra or {}).get("authenticated_entity")
-    if isinstance(entity, dict):
+    entity = record.authenticated_entity
+    if entity is not None:
         return _text(entity.get("id")) or _text(entity.get("consumer_id"))
     return None
 

@@ -19,7 +19,7 @@ from pipeline.enrich.cost import candidates, compute_cost, resolve
 from pipeline.enrich.options import build_options
 from pipeline.enrich.providers import FAMILIES, REGISTRY, detect, sniff
 from pipeline.enrich.providers.bedrock import BedrockRuntime, model_route
-from pipeline.kong.record import KongRecord
+from pipeline.kong.record import KongRecord, parse_record
 from pipeline.trace import Trace, Usage
 from tests.unit.test_bodies import FUNCTIONS_STREAM, KONG_TEXT_STREAM, frame
 from tests.unit.test_tool_calls import (
@@ -702,7 +702,7 @@ def test_invoke_prompt_models_and_header_counts() -> None:
 
 
 def _record(path: str, request: Any, response: str, **response_fields: Any) -> KongRecord:
-    return KongRecord.model_validate(
+    return parse_record(
         {
             "request": {
                 "id": "b" * 32,

@@ -1,13 +1,15 @@
 """Golden outputs: parsing and enrichment must stay byte-identical while the hot path changes.
 
-``tests/fixtures/golden/enrich.json`` was generated once, before the hot path was optimised,
+``tests/fixtures/golden/enrich.json`` was generated once, before the hot path was optimised
+(its parsed records and invalid-record reasons again when the record became a msgspec Struct:
+only declared fields kept, msgspec's wording of type errors; every output stayed identical),
 from every record in ``schemas/examples`` and ``tests/fixtures/kong`` plus synthetic variants
 that exercise the lenient parsing rules (numbers as strings, empty Lua tables, odd headers),
 the dead-letter reasons and planted secrets, under several option sets. It holds, per input,
-the parsed record (``model_dump`` as JSON) and the enrichment result: ``Trace.to_json()`` and
-what a user sees of it (the trace and generation rows of the Litefuse stand-in, for the OTLP
-and the legacy sink), the Skipped reason or the RecordError message. Regenerate only for an
-intended behaviour change:
+the parsed record (``msgspec.to_builtins`` as JSON) and the enrichment result:
+``Trace.to_json()`` and what a user sees of it (the trace and generation rows of the Litefuse
+stand-in, for the OTLP and the legacy sink), the Skipped reason or the RecordError message.
+Regenerate only for an intended behaviour change:
 
     .venv/bin/python -m tests.unit.test_enrich_golden --write
 """
@@ -20,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import orjson
 import pytest
 
@@ -334,7 +337,7 @@ def generate() -> dict[str, Any]:
         entry: dict[str, Any] = {}
         try:
             records = parse_records(value)
-            entry["records"] = [orjson.dumps(r.model_dump(mode="json")).decode() for r in records]
+            entry["records"] = [orjson.dumps(msgspec.to_builtins(r)).decode() for r in records]
         except RecordError as exc:
             entry["records"] = {"parse_error": str(exc)}
         for label, options in OPTION_SETS.items():

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+import msgspec
 import orjson
 import pytest
 from pydantic import BaseModel
@@ -170,7 +171,7 @@ def _record_strings() -> list[str]:
         except RecordError:
             continue
         for record in records:
-            walk(record.model_dump(mode="json"))
+            walk(msgspec.to_builtins(record))
     return found
 
 

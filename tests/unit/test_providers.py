@@ -6,6 +6,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import msgspec
 import orjson
 import pytest
 
@@ -14,7 +15,7 @@ from pipeline.enrich.options import build_options
 from pipeline.enrich.providers import FAMILIES, ProviderConfigError, build_registry, load_plugins
 from pipeline.enrich.providers.custom import ENTRY_POINT_GROUP, build_rule
 from pipeline.kong import parse_records
-from pipeline.kong.record import KongRecord
+from pipeline.kong.record import KongRecord, parse_record
 from pipeline.settings import SettingsError, load_settings
 from pipeline.trace import Trace
 
@@ -26,14 +27,14 @@ def _record(name: str) -> KongRecord:
 
 
 def _with(record: KongRecord, **changes: object) -> KongRecord:
-    data = record.model_dump(mode="json", by_alias=True, exclude_none=True)
+    data = msgspec.to_builtins(record)
     for dotted, value in changes.items():
         target = data
         *parents, last = dotted.split("__")
         for part in parents:
             target = target.setdefault(part, {})
         target[last] = value
-    return KongRecord.model_validate(data)
+    return parse_record(data)
 
 
 @pytest.mark.parametrize(

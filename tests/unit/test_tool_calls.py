@@ -28,7 +28,7 @@ from pipeline.enrich.providers import REGISTRY, Exchange, LLMCall, detect
 from pipeline.enrich.providers.base import strings
 from pipeline.enrich.tokens import count_text, count_value
 from pipeline.kong.bodies import decode_body
-from pipeline.kong.record import KongRecord
+from pipeline.kong.record import parse_record
 
 KONG_FIXTURES = Path("/work/shared/kong-fixtures")
 
@@ -52,7 +52,7 @@ def exchange(
     response_headers: dict[str, str] | None = None,
 ) -> Exchange:
     """A Kong record with these bodies (dicts are JSON-encoded, strings kept as captured)."""
-    record = KongRecord.model_validate(
+    record = parse_record(
         {
             "request": {
                 "method": "POST",

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import httpx
+import msgspec
 import orjson
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -425,10 +426,10 @@ def test_invalid_trace_context_is_marked_and_counted() -> None:
     assert own.joined is None and own.metadata["trace_context"] == "invalid"
     config = StageConfig(options=OPTIONS, traces_topic="t")
     values = [
-        KafkaValue(orjson.dumps(record.model_dump(mode="json")), "k", 0, 0),
-        KafkaValue(orjson.dumps(kong_record(13).model_dump(mode="json")), "k", 0, 1),
+        KafkaValue(msgspec.json.encode(record), "k", 0, 0),
+        KafkaValue(msgspec.json.encode(kong_record(13)), "k", 0, 1),
         KafkaValue(
-            orjson.dumps(kong_record(14, {"traceparent": TRACEPARENT}).model_dump(mode="json")),
+            msgspec.json.encode(kong_record(14, {"traceparent": TRACEPARENT})),
             "k",
             0,
             2,

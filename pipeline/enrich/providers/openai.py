@@ -380,7 +380,7 @@ class OpenAICompatible:
             if host.endswith(suffix):
                 return name
         service = exchange.record.service
-        port = service.model_extra.get("port") if service and service.model_extra else None
+        port = service.port if service else None
         if "ollama" in host or "ollama" in (exchange.service_name or "").lower() or port == 11434:
             return "ollama"  # Ollama's OpenAI-compatible /v1 routes
         return self.name
