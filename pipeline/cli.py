@@ -210,7 +210,7 @@ def topics_add_partitions(
 def schemas(
     check: Annotated[bool, typer.Option(help="Fail if the files differ from the models.")] = False,
 ) -> None:
-    """Write (or check) the JSON Schema contracts in schemas/ from the pydantic models."""
+    """Write (or check) the JSON Schema contracts in schemas/ from the models."""
     from pipeline.contracts import write_schemas
 
     stale = write_schemas(check=check)

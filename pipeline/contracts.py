@@ -1,24 +1,43 @@
-"""The data contracts in ``schemas/``: JSON Schema generated from the pydantic models."""
+"""The data contracts in ``schemas/``: JSON Schema generated from the models.
+
+A contract's model is a msgspec Struct (``msgspec.json.schema``) or a pydantic model
+(``model_json_schema``): each model moves off pydantic on its own schedule.
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel
+import msgspec
 
 from pipeline.kong.record import KongRecord
 from pipeline.resources import schemas_dir
 from pipeline.trace import Trace
 
-CONTRACTS: dict[str, type[BaseModel]] = {
+CONTRACTS: dict[str, type[Any]] = {
     "kong-record.schema.json": KongRecord,
     "trace.schema.json": Trace,
 }
 
 
-def render(model: type[BaseModel]) -> str:
-    schema = model.model_json_schema(mode="validation")
+def _schema(model: type[Any]) -> dict[str, Any]:
+    if not issubclass(model, msgspec.Struct):
+        return model.model_json_schema(mode="validation")  # type: ignore[no-any-return]
+    schema: dict[str, Any] = msgspec.json.schema(model)
+    # msgspec puts the model itself in $defs behind a $ref: lift it to the top, as pydantic
+    # does, so the file reads as the one object it describes.
+    definitions = schema.pop("$defs")
+    name = schema.pop("$ref").rsplit("/", 1)[1]
+    schema.update(definitions.pop(name))
+    if definitions:
+        schema["$defs"] = definitions
+    return schema
+
+
+def render(model: type[Any]) -> str:
+    schema = _schema(model)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     return json.dumps(schema, indent=2, sort_keys=True) + "\n"
 
