@@ -122,3 +122,20 @@ def test_a_value_the_model_does_not_allow_is_refused(path: str, value: Any) -> N
 )
 def test_the_edges_of_what_the_model_allows_are_read(path: str, value: Any) -> None:
     Trace.from_json(_with(path, value))
+
+
+def test_values_nobody_checked_are_checked_where_the_models_are_built() -> None:
+    """Construction does not validate: the builders fall back to trace.checked (lax as the
+    pydantic constructor was: 3.0 is 3) when a value is not already of its field's type."""
+    from pipeline.enrich.cost import Price, _from_price
+    from pipeline.enrich.providers.base import usage_of
+    from pipeline.trace import Usage
+
+    usage = usage_of(3.0, 2, "response")  # type: ignore[arg-type]
+    assert usage == Usage(input=3, output=2, total=5, source="response")
+    assert usage is not None and type(usage.input) is type(usage.total) is int
+    for args in ((-1, 2, "response"), (1, 2, 7)):
+        with pytest.raises(ValueError, match=r"\$\."):
+            usage_of(*args)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"Expected `float` >= 0.0 - at `\$.input`"):
+        _from_price(Price(input=-1.0, output=1.0), Usage(input=10, output=1), "override")
