@@ -248,7 +248,7 @@ def usage_of(
         input_tokens, output_tokens, total, cached, cache_write, reasoning
     ):
         return usage
-    return checked(usage)  # "12" becomes 12, -1 raises: as the topic's reader would take them
+    return checked(usage)  # 3.0 becomes 3, -1 raises: as the topic's reader would take them
 
 
 _NOT_TEXT = frozenset({"role", "type", "id", "tool_call_id", "signature", "data"})
