@@ -1,5 +1,5 @@
-"""The data contracts in ``schemas/``: JSON Schema generated from the models (the Kong record
-is a msgspec Struct, the trace a pydantic model)."""
+"""The data contracts in ``schemas/``: JSON Schema generated from the models (msgspec Structs),
+checked for drift by ``kong-litefuse schemas --check`` and the tests."""
 
 from __future__ import annotations
 
@@ -8,33 +8,31 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-from pydantic import BaseModel
 
 from pipeline.kong.record import KongRecord
 from pipeline.resources import schemas_dir
 from pipeline.trace import Trace
 
-CONTRACTS: dict[str, type[BaseModel] | type[msgspec.Struct]] = {
+CONTRACTS: dict[str, type[msgspec.Struct]] = {
     "kong-record.schema.json": KongRecord,
     "trace.schema.json": Trace,
 }
 
 
-def _struct_schema(model: type[msgspec.Struct]) -> dict[str, Any]:
-    """msgspec's schema with the model itself at the root (as pydantic writes it), not a $ref."""
-    schema = msgspec.json.schema(model)
-    definitions: dict[str, Any] = schema["$defs"]
-    root: dict[str, Any] = definitions.pop(model.__name__)
+def _schema(model: type[msgspec.Struct]) -> dict[str, Any]:
+    schema: dict[str, Any] = msgspec.json.schema(model)
+    # msgspec puts the model itself in $defs behind a $ref: lift it to the top, so the file
+    # reads as the one object it describes.
+    definitions = schema.pop("$defs")
+    name = schema.pop("$ref").rsplit("/", 1)[1]
+    schema.update(definitions.pop(name))
     if definitions:
-        root["$defs"] = definitions
-    return root
+        schema["$defs"] = definitions
+    return schema
 
 
-def render(model: type[BaseModel] | type[msgspec.Struct]) -> str:
-    if issubclass(model, msgspec.Struct):
-        schema = _struct_schema(model)
-    else:
-        schema = model.model_json_schema(mode="validation")
+def render(model: type[msgspec.Struct]) -> str:
+    schema = _schema(model)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     return json.dumps(schema, indent=2, sort_keys=True) + "\n"
 

@@ -7,6 +7,8 @@ import json
 import uuid
 from typing import Any
 
+from msgspec.structs import replace
+
 from pipeline.enrich import EnrichOptions, Skipped, enrich
 from pipeline.kong import parse_records
 from pipeline.trace import Trace
@@ -32,4 +34,4 @@ def trace(index: int, **changes: Any) -> Trace:
     record = parse_records(json.dumps(kong_record(index)).encode())[0]
     result = enrich(record, EnrichOptions())
     assert not isinstance(result, Skipped)
-    return result.model_copy(update=changes) if changes else result
+    return replace(result, **changes) if changes else result

@@ -13,7 +13,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from pipeline.enrich.assemble import SCALARS, assembled
+import msgspec
+
 from pipeline.enrich.caller import (
     INVALID,
     Attributes,
@@ -48,11 +49,10 @@ from pipeline.enrich.sampling import follows_caller, sampled
 from pipeline.enrich.tokens import estimate_usage
 from pipeline.kong.bodies import Body, decode_body
 from pipeline.kong.record import KongRecord, RecordError
-from pipeline.trace import Cost, Generation, SourceRef, Trace, Usage
+from pipeline.trace import SCALARS, Cost, Generation, SourceRef, Trace, Usage, checked, counts
 
 NOT_AI = "not an AI request"
 SAMPLED_OUT = "sampled out"
-_NO_SOURCE = SourceRef().__dict__  # SourceRef()'s field values
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +90,7 @@ def enrich(
     position a stable id. Raises RecordError for records that claim to be AI calls but cannot be
     read (they become dead letters).
     """
-    source = source or assembled(SourceRef, _NO_SOURCE.copy(), frozenset())
+    source = source or SourceRef()
     path = request_path(record)
     kong_ai = read_kong_ai(record.ai)
     request = decode_body(record.request.body)
@@ -225,7 +225,7 @@ def _usage(
         (held_stream and call.usage is None) or _kong_assembled(kong_ai, request, held_stream)
     ):
         # The stream carried no usage, so Kong's counts are its own estimate.
-        usage = kong_usage.model_copy(update={"estimated": True})
+        usage = msgspec.structs.replace(kong_usage, estimated=True)
     if not ok:
         return usage or _NO_USAGE
     if not options.estimate_tokens:
@@ -469,6 +469,15 @@ def _build_trace(
     ok = error is None and (status is None or status < 400)
     usage = _usage(call, kong_ai, model, options, ok, exchange.response.is_stream, request_body)
     if usage is not None:
+        if not counts(
+            usage.input,
+            usage.output,
+            usage.total,
+            usage.input_cached,
+            usage.input_cache_write,
+            usage.output_reasoning,
+        ):
+            usage = checked(usage)  # a plugin's own Usage(...): construction checks nothing
         for field in ("input", "output", "total", "input_cached", "input_cache_write"):
             count = getattr(usage, field)
             if count is not None and count > MAX_TOKENS:
@@ -619,8 +628,6 @@ def _said(
     )
 
 
-_GENERATION_FIELDS = frozenset(Generation.model_fields)
-_TRACE_FIELDS = frozenset(Trace.model_fields)
 _OBSERVATION_TYPES = frozenset({"generation", "embedding"})
 _STR = frozenset({str})
 
@@ -630,8 +637,9 @@ def _text_or_none(value: Any) -> bool:
 
 
 def _generation(values: dict[str, Any]) -> Generation:
-    """``Generation(**values)``; built directly when every value is already of its field's type
-    (what providers and custom plugins hand us is checked; the rest is ours)."""
+    """``Generation(**values)``, checked (:func:`checked`) unless every value is already of its
+    field's type (what providers and custom plugins hand us is checked; the rest is ours)."""
+    generation = Generation(**values)
     parameters = values["model_parameters"]
     usage, cost = values["usage"], values["cost"]
     if (
@@ -648,13 +656,14 @@ def _generation(values: dict[str, Any]) -> Generation:
         and _STR.issuperset(map(type, parameters))
         and SCALARS.issuperset(map(type, parameters.values()))
     ):
-        return assembled(Generation, values, _GENERATION_FIELDS)
-    return Generation(**values)
+        return generation
+    return checked(generation)
 
 
 def _trace(values: dict[str, Any], call: LLMCall) -> Trace:
-    """``Trace(**values)``, built directly when the values are of the field types (as
+    """``Trace(**values)``, checked unless the values are of the field types (as
     ``_generation``; metadata keys are ours but for the provider's ``call.metadata``)."""
+    trace = Trace(**values)
     if (
         type(values["environment"]) is str
         and _text_or_none(values["release"])
@@ -666,8 +675,8 @@ def _trace(values: dict[str, Any], call: LLMCall) -> Trace:
         and isinstance(values["generation"], Generation)
         and isinstance(values["source"], SourceRef)
     ):
-        return assembled(Trace, values, _TRACE_FIELDS)
-    return Trace(**values)
+        return trace
+    return checked(trace)
 
 
 def _trace_name(record: KongRecord, options: EnrichOptions, path: str) -> str:

@@ -26,8 +26,7 @@ from genai_prices import Usage as PriceUsage
 from genai_prices import calc_price
 from genai_prices.types import ModelPrice
 
-from pipeline.enrich.assemble import amounts, assembled
-from pipeline.trace import Cost, Usage
+from pipeline.trace import Cost, Usage, amounts, checked
 
 # Provider names (ours, Kong's, LiteLLM-style prefixes) → genai-prices provider ids
 PROVIDER_IDS = {
@@ -251,18 +250,7 @@ def _from_price(price: Price, usage: Usage, source: str) -> Cost:
     reasoning_usd = _usd(reasoning_tokens * price.output / 1e6) if reasoning_tokens else None
     parts = (input_usd, cached_usd, write_usd, output_usd, reasoning_usd)
     total = _usd(sum(p for p in parts if p is not None)) or 0.0
-    if amounts(*parts, total):  # what validation keeps as it is
-        values = {
-            "input": input_usd,
-            "input_cached": cached_usd,
-            "input_cache_write": write_usd,
-            "output": output_usd,
-            "output_reasoning": reasoning_usd,
-            "total": total,
-            "source": source,
-        }
-        return assembled(Cost, values, _COST_FIELDS)
-    return Cost(
+    cost = Cost(
         input=input_usd,
         input_cached=cached_usd,
         input_cache_write=write_usd,
@@ -271,9 +259,7 @@ def _from_price(price: Price, usage: Usage, source: str) -> Cost:
         total=total,
         source=source,
     )
-
-
-_COST_FIELDS = frozenset(Cost.model_fields)
+    return cost if amounts(*parts, total) else checked(cost)  # NaN or < 0 raises
 
 
 _FLAT_KEYS = frozenset({"input_mtok", "output_mtok", "cache_read_mtok", "cache_write_mtok"})
@@ -307,12 +293,13 @@ def _from_model_price(resolved: Resolved, usage: Usage) -> Cost:
             cache_write_tokens=usage.input_cache_write,
         )
     )
-    return Cost(
+    cost = Cost(
         input=_usd(price["input_price"]),
         output=_usd(price["output_price"]),
         total=_usd(price["total_price"]) or 0.0,
         source="genai-prices",
     )
+    return cost if amounts(cost.input, cost.output, cost.total) else checked(cost)
 
 
 def compute_cost(

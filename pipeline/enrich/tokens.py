@@ -16,6 +16,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
+import msgspec
+
 from pipeline.enrich.providers.base import strings
 from pipeline.trace import Usage
 
@@ -141,12 +143,11 @@ def estimate_usage(
         output_tokens = count_value(output, encoding)
     if input_tokens is None and output_tokens is None:
         return None
-    base = reported.model_dump() if reported else {}
-    base.update(
-        input=input_tokens,
-        output=output_tokens,
-        total=(input_tokens or 0) + (output_tokens or 0),
-        estimated=True,
-        source=f"estimate:{encoding}",
-    )
-    return Usage(**base)
+    counted: dict[str, Any] = {
+        "input": input_tokens,
+        "output": output_tokens,
+        "total": (input_tokens or 0) + (output_tokens or 0),
+        "estimated": True,
+        "source": f"estimate:{encoding}",
+    }
+    return msgspec.structs.replace(reported, **counted) if reported else Usage(**counted)

@@ -7,6 +7,7 @@ largest fields replaced by a truncation marker, field by field, until it fits.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -48,7 +49,7 @@ def fit_trace(trace: Trace, size_of: Callable[[Trace], int], max_event_bytes: in
     size = size_of(trace)
     if size <= max_event_bytes:
         return trace
-    data = trace.model_copy(deep=True)
+    data = copy.deepcopy(trace)
     # Largest first: truncating the biggest field first keeps most of the rest intact.
     fields = sorted(_LARGE_FIELDS, key=lambda p: _json_size(_get(data, p)), reverse=True)
     for path in fields:

@@ -25,6 +25,7 @@ from typing import Any
 import msgspec
 import orjson
 import pytest
+from msgspec.structs import replace
 
 from pipeline.enrich import Skipped, enrich
 from pipeline.enrich.options import EnrichOptions, build_options
@@ -314,7 +315,7 @@ def _outcome(value: bytes, options: EnrichOptions, source: SourceRef | None) -> 
         return {"parse_error": str(exc)}
     results = []
     for index, record in enumerate(records):
-        ref = source.model_copy(update={"index": index}) if source is not None else None
+        ref = replace(source, index=index) if source is not None else None
         try:
             result = enrich(record, options, ref, content=value)
         except RecordError as exc:

@@ -1,8 +1,9 @@
 """The hot path's shortcuts give exactly what the plain code gives.
 
-scrub skips work when a value cannot hold a credential, and the Trace models are assembled
-without validating them again. Each shortcut is checked here against the straightforward
-implementation it replaces, on the real records and on generated edge cases.
+scrub skips work when a value cannot hold a credential, and the Trace models are built
+without validating them (msgspec Structs do not validate on construction). Each shortcut is
+checked here against the straightforward implementation it replaces, on the real records and
+on generated edge cases.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 import msgspec
 import orjson
 import pytest
-from pydantic import BaseModel
+from msgspec.structs import replace
 
 from pipeline.enrich import Skipped, enrich, privacy
 from pipeline.enrich.build import _METADATA_KEYS
@@ -335,13 +336,8 @@ def _strict(a: Any, b: Any) -> bool:
     """Equal, with the same types all the way down (1 is not 1.0), models by their state."""
     if type(a) is not type(b):
         return False
-    if isinstance(a, BaseModel):
-        return (
-            _strict(a.__dict__, b.__dict__)
-            and a.__pydantic_fields_set__ == b.__pydantic_fields_set__
-            and _strict(a.__pydantic_extra__, b.__pydantic_extra__)
-            and _strict(a.__pydantic_private__, b.__pydantic_private__)
-        )
+    if isinstance(a, msgspec.Struct):
+        return _strict(msgspec.structs.asdict(a), msgspec.structs.asdict(b))
     if isinstance(a, dict):
         return list(a) == list(b) and all(_strict(a[k], b[k]) for k in a)
     if isinstance(a, list):
@@ -349,10 +345,9 @@ def _strict(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-def _validated(model: BaseModel) -> BaseModel:
-    """The instance validation builds from the same arguments."""
-    cls = type(model)
-    return cls(**{name: getattr(model, name) for name in model.__pydantic_fields_set__})
+def _validated(model: msgspec.Struct) -> msgspec.Struct:
+    """The instance validation (strict, as the topic's reader) builds from the same values."""
+    return msgspec.convert(msgspec.structs.asdict(model), type(model))
 
 
 def _traces(values: Iterable[bytes]) -> Iterator[Trace]:
@@ -364,7 +359,7 @@ def _traces(values: Iterable[bytes]) -> Iterator[Trace]:
             continue
         for label, options in OPTION_SETS.items():
             for index, record in enumerate(records):
-                source = SOURCE.model_copy(update={"index": index}) if label == "custom" else None
+                source = replace(SOURCE, index=index) if label == "custom" else None
                 try:
                     trace = enrich(record, options, source, content=value)
                 except RecordError:
@@ -373,11 +368,11 @@ def _traces(values: Iterable[bytes]) -> Iterator[Trace]:
                     yield trace
 
 
-def test_assembled_models_are_the_validated_ones() -> None:
+def test_built_models_are_the_validated_ones() -> None:
     checked = 0
     for trace in _traces(inputs().values()):
         generation = trace.generation
-        parts: list[BaseModel] = [trace, generation, trace.source]
+        parts: list[msgspec.Struct] = [trace, generation, trace.source]
         parts += [part for part in (generation.usage, generation.cost) if part]
         for part in parts:
             assert isinstance(part, Trace | Generation | SourceRef | Usage | Cost)
@@ -386,29 +381,40 @@ def test_assembled_models_are_the_validated_ones() -> None:
     assert checked > 300
 
 
+def _dump(value: Any) -> Any:
+    """A model as a dict of its fields but the None ones (pydantic's ``exclude_none``)."""
+    if isinstance(value, msgspec.Struct):
+        fields = msgspec.structs.asdict(value)
+        return {name: _dump(field) for name, field in fields.items() if field is not None}
+    return value
+
+
 def test_trace_json_is_orjson_over_the_json_dump() -> None:
-    """Trace.to_json uses pydantic-core's JSON writer: the bytes the plain way gives."""
+    """Trace.to_json (msgspec) writes the bytes the plain way gives: orjson over the fields
+    but the None ones, defaults included, as the topic has always carried. Read back, it is
+    the trace that was written."""
     from pipeline.bench.mix import generate_labelled
 
     values = list(inputs().values()) + [value for _, value in generate_labelled(600, 3)]
     checked = 0
     for trace in _traces(values):
-        plain = orjson.dumps(trace.model_dump(mode="json", exclude_none=True))
+        plain = orjson.dumps(_dump(trace), option=orjson.OPT_UTC_Z)
         assert trace.to_json() == plain
+        assert _strict(Trace.from_json(plain), trace)
         checked += 1
     assert checked > 1000
 
 
 def test_trace_from_json_is_the_validated_trace_with_its_payloads_shared() -> None:
-    """Trace.from_json (orjson, then validation) reads what pydantic's JSON parser reads; the
-    generation's input and output are the trace's own objects when they are equal."""
+    """Trace.from_json reads what msgspec's plain typed decode reads; the generation's input
+    and output are the trace's own objects when they are equal."""
     from pipeline.bench.mix import generate_labelled
 
     values = list(inputs().values()) + [value for _, value in generate_labelled(300, 5)]
     shared = 0
     for trace in _traces(values):
         data = trace.to_json()
-        read, plain = Trace.from_json(data), Trace.model_validate_json(data)
+        read, plain = Trace.from_json(data), msgspec.json.decode(data, type=Trace)
         assert _strict(read, plain)
         for name in ("input", "output"):
             ours, theirs = getattr(read, name), getattr(read.generation, name)

@@ -21,6 +21,7 @@ import httpx
 import orjson
 import pytest
 from google.protobuf import text_format
+from msgspec.structs import replace
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import (
     AnyValue,
@@ -310,175 +311,143 @@ def _variants() -> list[tuple[str, Trace]]:
     }
     generation = base.generation
     return [
-        ("every-value-kind", base.model_copy(update={"metadata": every_kind})),
+        ("every-value-kind", replace(base, metadata=every_kind)),
         (
             "every-value-kind-on-the-generation",
-            base.model_copy(
-                update={"generation": generation.model_copy(update={"metadata": every_kind})}
-            ),
+            replace(base, generation=replace(generation, metadata=every_kind)),
         ),
         (
             "bare",
-            base.model_copy(
-                update={
-                    "user_id": None,
-                    "session_id": None,
-                    "release": None,
-                    "tags": [],
-                    "metadata": {},
-                    "input": None,
-                    "output": None,
-                    "name": "",
-                    "generation": generation.model_copy(
-                        update={
-                            "model": None,
-                            "model_parameters": {},
-                            "input": None,
-                            "output": None,
-                            "usage": None,
-                            "cost": None,
-                            "finish_reason": None,
-                            "metadata": {},
-                            "completion_start_time": None,
-                        }
-                    ),
-                }
+            replace(
+                base,
+                user_id=None,
+                session_id=None,
+                release=None,
+                tags=[],
+                metadata={},
+                input=None,
+                output=None,
+                name="",
+                generation=replace(
+                    generation,
+                    model=None,
+                    model_parameters={},
+                    input=None,
+                    output=None,
+                    usage=None,
+                    cost=None,
+                    finish_reason=None,
+                    metadata={},
+                    completion_start_time=None,
+                ),
             ),
         ),
         (
             "everything-set",
-            base.model_copy(
-                update={
-                    "release": "v1.2.3",
-                    "tags": ["a", "ü", "x" * 300],
-                    "input": "plain text input",
-                    "output": long_text,
-                    "name": "名前 " * 50,
-                    "environment": "staging",
-                    "timestamp": start,
-                    "end_time": start + timedelta(seconds=2),
-                    "generation": generation.model_copy(
-                        update={
-                            "type": "embedding",
-                            "input": {"text": long_text},
-                            "output": [0.1, -2.0, 3],
-                            "usage": Usage(input=0, output=2**31, total=2**33, input_cached=5),
-                            "cost": Cost(input=0.0, output=1e-9, input_cached=0.5, total=1.0),
-                            "start_time": start,
-                            "end_time": start + timedelta(microseconds=1),
-                            "completion_start_time": start + timedelta(milliseconds=3),
-                            "finish_reason": "length",
-                            "level": "WARNING",
-                            "status_message": "slow",
-                        }
-                    ),
-                }
+            replace(
+                base,
+                release="v1.2.3",
+                tags=["a", "ü", "x" * 300],
+                input="plain text input",
+                output=long_text,
+                name="名前 " * 50,
+                environment="staging",
+                timestamp=start,
+                end_time=start + timedelta(seconds=2),
+                generation=replace(
+                    generation,
+                    type="embedding",
+                    input={"text": long_text},
+                    output=[0.1, -2.0, 3],
+                    usage=Usage(input=0, output=2**31, total=2**33, input_cached=5),
+                    cost=Cost(input=0.0, output=1e-9, input_cached=0.5, total=1.0),
+                    start_time=start,
+                    end_time=start + timedelta(microseconds=1),
+                    completion_start_time=start + timedelta(milliseconds=3),
+                    finish_reason="length",
+                    level="WARNING",
+                    status_message="slow",
+                ),
             ),
         ),
         (
             "error",
-            base.model_copy(
-                update={
-                    "generation": generation.model_copy(
-                        update={"level": "ERROR", "status_message": "upstream 429: slow down"}
-                    )
-                }
+            replace(
+                base,
+                generation=replace(
+                    generation, level="ERROR", status_message="upstream 429: slow down"
+                ),
             ),
         ),
         (
             "error-without-message",
-            base.model_copy(
-                update={
-                    "generation": generation.model_copy(
-                        update={"level": "ERROR", "status_message": None}
-                    )
-                }
-            ),
+            replace(base, generation=replace(generation, level="ERROR", status_message=None)),
         ),
-        ("zero-ids", base.model_copy(update={"id": "0" * 32, "span_id": "0" * 16})),
+        ("zero-ids", replace(base, id="0" * 32, span_id="0" * 16)),
         (
             "empty-ids",
-            base.model_copy(
-                update={
-                    "id": "",
-                    "span_id": "",
-                    "generation": generation.model_copy(update={"id": ""}),
-                }
-            ),
+            replace(base, id="", span_id="", generation=replace(generation, id="")),
         ),
         # values equal as dict keys but typed differently: the encoder's memos must not mix them
         (
             "look-alike-values",
-            base.model_copy(
-                update={
-                    "tags": ["1", "True"],
-                    "metadata": {"a": "1", "b": 1, "c": True, "d": 1.0, "e": ["1"], "f": [1]},
-                }
+            replace(
+                base,
+                tags=["1", "True"],
+                metadata={"a": "1", "b": 1, "c": True, "d": 1.0, "e": ["1"], "f": [1]},
             ),
         ),
         (
             "look-alike-values-swapped",
-            base.model_copy(
-                update={
-                    "tags": [1, True],
-                    "metadata": {"a": 1, "b": True, "c": 1.0, "d": "1", "e": [1], "f": ["1"]},
-                }
+            replace(
+                base,
+                tags=[1, True],
+                metadata={"a": 1, "b": True, "c": 1.0, "d": "1", "e": [1], "f": ["1"]},
             ),
         ),
-        ("non-string-tags", base.model_copy(update={"tags": ["a", 2, None]})),
+        ("non-string-tags", replace(base, tags=["a", 2, None])),
         # joined to a caller's trace: parent, tracestate, observation-level attributes only
         (
             "joined-observation",
-            base.model_copy(
-                update={
-                    "id": "4bf92f3577b34da6a3ce929d0e0e4736",
-                    "parent_span_id": "00f067aa0ba902b7",
-                    "joined": "observation",
-                    "trace_state": "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE",
-                    "version": "app-2.3.1",
-                    "generation": generation.model_copy(
-                        update={"prompt_name": "support/answer", "prompt_version": 7}
-                    ),
-                }
+            replace(
+                base,
+                id="4bf92f3577b34da6a3ce929d0e0e4736",
+                parent_span_id="00f067aa0ba902b7",
+                joined="observation",
+                trace_state="rojo=00f067aa0ba902b7,congo=t61rcWkgMzE",
+                version="app-2.3.1",
+                generation=replace(generation, prompt_name="support/answer", prompt_version=7),
             ),
         ),
         (
             "joined-observation-without-parent",
-            base.model_copy(
-                update={"id": "4bf92f3577b34da6a3ce929d0e0e4736", "joined": "observation"}
-            ),
+            replace(base, id="4bf92f3577b34da6a3ce929d0e0e4736", joined="observation"),
         ),
         (
             "joined-full",
-            base.model_copy(
-                update={
-                    "id": "4bf92f3577b34da6a3ce929d0e0e4736",
-                    "parent_span_id": "00f067aa0ba902b7",
-                    "joined": "full",
-                }
+            replace(
+                base,
+                id="4bf92f3577b34da6a3ce929d0e0e4736",
+                parent_span_id="00f067aa0ba902b7",
+                joined="full",
             ),
         ),
         (
             "joined-full-without-parent",
-            base.model_copy(update={"id": "4bf92f3577b34da6a3ce929d0e0e4736", "joined": "full"}),
+            replace(base, id="4bf92f3577b34da6a3ce929d0e0e4736", joined="full"),
         ),
         (
             "prompt-version-only",
-            base.model_copy(
-                update={"generation": generation.model_copy(update={"prompt_version": 7})}
-            ),
+            replace(base, generation=replace(generation, prompt_version=7)),
         ),
         # None where the model allows none: the attribute is left out, as by the library
         (
             "nones",
-            base.model_copy(
-                update={
-                    "name": None,
-                    "environment": None,
-                    "generation": generation.model_copy(
-                        update={"name": None, "type": None, "level": None}
-                    ),
-                }
+            replace(
+                base,
+                name=None,
+                environment=None,
+                generation=replace(generation, name=None, type=None, level=None),
             ),
         ),
     ]
@@ -514,9 +483,7 @@ def test_each_trace_decodes_to_the_library_built_request(name: str, trace: Trace
 def test_a_batch_over_several_environments_decodes_to_the_library_built_request() -> None:
     traces = [t for _, t in ALL_TRACES]
     traces += [
-        t.model_copy(update={"environment": env})
-        for env in ("staging", "dev", "")
-        for _, t in FIXTURE_TRACES[:5]
+        replace(t, environment=env) for env in ("staging", "dev", "") for _, t in FIXTURE_TRACES[:5]
     ]
     got, want = _decoded(traces), reference_request(traces)
     assert len(got.resource_spans) == 5  # production, staging, dev, "", None
@@ -557,7 +524,7 @@ def test_a_caller_can_reuse_encoded_spans() -> None:
 def test_integers_litefuse_would_misread_arrive_as_their_value(number: int) -> None:
     """Litefuse gets an int64 attribute outside 0 … 2**31 - 1 wrong; we send such a value as a
     double (exact up to 2**53) or a string, and the stand-in reads the number back."""
-    trace = _base().model_copy(update={"metadata": {"big": number}})
+    trace = replace(_base(), metadata={"big": number})
     assert ExportTraceServiceRequest.FromString(encode_request_bytes([trace])) == reference_request(
         [trace]
     )

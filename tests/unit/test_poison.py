@@ -99,7 +99,7 @@ def test_a_failure_in_each_stage_costs_one_record(monkeypatch: pytest.MonkeyPatc
             raise KeyError("enrich blew up")
         result = original_enrich(record, *args, **kwargs)
         if record.client_ip == "10.0.0.2":
-            # a trace whose JSON cannot be written (an object pydantic cannot serialize)
+            # a trace whose JSON cannot be written (an object msgspec cannot encode)
             result.metadata["unwritable"] = object()
         return result
 
@@ -111,7 +111,7 @@ def test_a_failure_in_each_stage_costs_one_record(monkeypatch: pytest.MonkeyPatc
     reasons = [o.reason for o in outcomes if isinstance(o, Rejected)]
     assert reasons[0].startswith("internal error: RecursionError")
     assert reasons[1].startswith("internal error: KeyError")
-    assert reasons[2].startswith("internal error: PydanticSerializationError")
+    assert reasons[2].startswith("internal error: TypeError: Encoding objects of type object")
     assert all(o.error for o in outcomes if isinstance(o, Rejected))  # tracebacks for the log
 
 

@@ -3,11 +3,13 @@ worker's first log line, librdkafka's lines, and messages printed literally."""
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import socket
 import sys
 
+import msgspec
 import pytest
 from rich.console import Console
 from rich.table import Table
@@ -43,7 +45,7 @@ def _report(result: DemoResult) -> str:
 
 
 def test_the_demo_shows_the_level_in_its_column_and_the_status_message_below() -> None:
-    failed = trace(1).model_copy(deep=True, update={"id": "f" * 32})
+    failed = msgspec.structs.replace(copy.deepcopy(trace(1)), id="f" * 32)
     failed.generation.level = "ERROR"
     failed.generation.status_message = "Rate limit reached for gpt-4o [tokens per min]"
     failed.generation.cost = Cost(total=1.4e-7)

@@ -9,6 +9,7 @@ import os
 import signal
 from collections.abc import Iterator
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -29,7 +30,7 @@ from pipeline.enrich.stage import (
 from pipeline.kong import parse_records
 from pipeline.settings import Settings
 from pipeline.sinks.routing import LitefuseRoute, RouteMatch
-from pipeline.trace import SourceRef
+from pipeline.trace import SourceRef, Usage
 from tests.conftest import still_running
 from tests.factories import kong_record
 
@@ -98,6 +99,47 @@ def test_a_bug_costs_one_record_and_keeps_its_traceback() -> None:
     assert isinstance(bug, Rejected) and bug.reason == "internal error: KeyError: 'choices'"
     assert bug.error is not None and "raise KeyError" in bug.error
     assert isinstance(traced, Traced)
+
+
+class _Sloppy:
+    """A provider plugin that builds the trace models itself, with values nobody checked: a
+    Struct does not validate on construction, so enrichment checks them (as pydantic did)."""
+
+    name = "sloppy"
+
+    def __init__(self, usage: Usage, parameters: dict[str, Any]) -> None:
+        self.usage, self.parameters = usage, parameters
+
+    def detect(self, exchange: Exchange) -> str | None:
+        return "chat_completion" if exchange.path == "/sloppy" else None
+
+    def parse(self, operation: str, exchange: Exchange) -> LLMCall:
+        return LLMCall("sloppy", operation, usage=self.usage, model_parameters=self.parameters)
+
+
+@pytest.mark.parametrize(
+    ("usage", "parameters", "outcome"),
+    [
+        (Usage(input=3.0, output=2), {}, (3, 2)),  # type: ignore[arg-type]
+        (Usage(input=-5, output=2), {}, "Expected `int` >= 0 - at `$.input`"),
+        (Usage(input="x"), {}, "Expected `int | null`, got `str` - at `$.input`"),  # type: ignore[arg-type]
+        (Usage(input=1), {"stop": ["x"]}, "got `array` - at `$.model_parameters[...]`"),
+    ],
+)
+def test_a_plugins_unchecked_models_are_checked(
+    usage: Usage, parameters: dict[str, Any], outcome: Any
+) -> None:
+    options = EnrichOptions(providers=(_Sloppy(usage, parameters), *REGISTRY))
+    record = json.dumps(kong_record(1, request={"uri": "/sloppy"})).encode()
+    [result] = run_stage(_values([record]), _config(options=options))
+    if isinstance(outcome, tuple):
+        assert isinstance(result, Traced)
+        assert (result.input_tokens, result.output_tokens) == outcome
+        assert type(result.input_tokens) is int
+    else:
+        assert isinstance(result, Rejected)
+        assert result.reason.startswith("internal error: ValidationError: ")
+        assert result.reason.endswith(outcome)
 
 
 def test_the_stage_leaves_no_reference_cycles() -> None:

@@ -464,7 +464,7 @@ def test_invalid_trace_context_is_marked_and_counted() -> None:
 def test_unusable_given_ids_are_invalid(value: str) -> None:
     own = traced(kong_record(15, {"x-langfuse-trace-id": value}))
     assert own.joined is None and own.metadata["trace_context"] == "invalid"
-    assert value not in orjson.dumps(own.model_dump(mode="json")).decode()
+    assert value not in own.to_json().decode()
 
 
 # --- sampling ----------------------------------------------------------------------------------

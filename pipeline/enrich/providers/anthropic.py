@@ -26,11 +26,8 @@ from pipeline.enrich.providers.base import (
     error_message,
     model_parameters,
     non_negative_int,
-    usage_built,
 )
-from pipeline.trace import Usage
-
-_GIVEN = frozenset(Usage.model_fields) - {"estimated", "output_reasoning"}
+from pipeline.trace import Usage, checked
 
 
 def usage_from_anthropic(usage: Any, source: str) -> Usage | None:
@@ -45,11 +42,7 @@ def usage_from_anthropic(usage: Any, source: str) -> Usage | None:
         return None
     total_input = (uncached or 0) + (cache_read or 0) + (cache_write or 0)
     total = total_input + (output or 0)
-    if type(source) is str:  # the counts are non_negative_int's
-        return usage_built(
-            total_input, output, total, cache_read, cache_write, None, source, _GIVEN
-        )
-    return Usage(
+    built = Usage(
         input=total_input,
         output=output,
         total=total,
@@ -57,6 +50,7 @@ def usage_from_anthropic(usage: Any, source: str) -> Usage | None:
         input_cache_write=cache_write,
         source=source,
     )
+    return built if type(source) is str else checked(built)  # the counts: non_negative_int's
 
 
 _CALLS = ("tool_use", "server_tool_use", "mcp_tool_use")  # a tuple: types may be unhashable

@@ -11,10 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
-from pipeline.enrich.assemble import assembled, counts
 from pipeline.kong.bodies import Body
 from pipeline.kong.record import HeaderValue, KongRecord
-from pipeline.trace import ObservationType, Scalar, Usage
+from pipeline.trace import ObservationType, Scalar, Usage, checked, counts
 
 
 @dataclass(slots=True)
@@ -236,13 +235,7 @@ def usage_of(
         return None
     if total is None:
         total = (input_tokens or 0) + (output_tokens or 0)
-    if type(source) is str and counts(
-        input_tokens, output_tokens, total, cached, cache_write, reasoning
-    ):
-        return usage_built(
-            input_tokens, output_tokens, total, cached, cache_write, reasoning, source
-        )
-    return Usage(
+    usage = Usage(
         input=input_tokens,
         output=output_tokens,
         total=total,
@@ -251,33 +244,11 @@ def usage_of(
         output_reasoning=reasoning,
         source=source,
     )
-
-
-_USAGE_GIVEN = frozenset(Usage.model_fields) - {"estimated"}
-
-
-def usage_built(
-    input_tokens: int | None,
-    output_tokens: int | None,
-    total: int | None,
-    cached: int | None,
-    cache_write: int | None,
-    reasoning: int | None,
-    source: str,
-    given: frozenset[str] = _USAGE_GIVEN,
-) -> Usage:
-    """``Usage(...)`` for checked counts (see ``counts``); ``given``: the fields passed."""
-    values = {
-        "input": input_tokens,
-        "output": output_tokens,
-        "total": total,
-        "input_cached": cached,
-        "input_cache_write": cache_write,
-        "output_reasoning": reasoning,
-        "estimated": False,
-        "source": source,
-    }
-    return assembled(Usage, values, given)
+    if type(source) is str and counts(
+        input_tokens, output_tokens, total, cached, cache_write, reasoning
+    ):
+        return usage
+    return checked(usage)  # 3.0 becomes 3, -1 raises: as the topic's reader would take them
 
 
 _NOT_TEXT = frozenset({"role", "type", "id", "tool_call_id", "signature", "data"})
