@@ -6,8 +6,8 @@ A worker's large buffers are short-lived and made in several threads: fetched re
 first large buffer is freed the mmap threshold rises to its size, so later ones come from the
 arenas and stay there once freed. Measured with ``bench e2e`` (30,000 records, one worker,
 alternating runs, the settings below alone): peak RSS 300 and 286 MB with glibc's defaults
-against 264 and 263 MB; throughput within the run-to-run noise. BENCHMARKS.md has these
-together with the smaller fetches and fewer batches in flight.
+against 264 and 263 MB; throughput within the run-to-run noise. With the smaller fetches and
+fewer batches in flight measured alongside, a median 292 → 235 MB.
 
 The settings are the ones glibc documents as ``MALLOC_ARENA_MAX``, ``MALLOC_MMAP_THRESHOLD_``
 and ``MALLOC_TRIM_THRESHOLD_``; one set in the environment is left as it is.
