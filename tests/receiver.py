@@ -16,6 +16,7 @@ import json
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -202,8 +203,19 @@ class LitefuseReceiver:
             self._log(path, 404, headers, body)
             self._reply(handler, 404, b'{"message":"not found"}')
 
-    def _log(self, path: str, status: int, headers: dict[str, str], body: bytes) -> None:
+    def _log(
+        self,
+        path: str,
+        status: int,
+        headers: dict[str, str],
+        body: bytes,
+        accept: Callable[[], None] | None = None,
+    ) -> None:
+        """Log a request; ``accept`` stores what it carried under the same lock, so whoever sees
+        its traces also sees the request (a test saw the traces with no request logged yet)."""
         with self._lock:
+            if accept is not None:
+                accept()
             size = int(headers.get("x-wire-size") or len(body))
             self.requests.append(RequestLog(path, status, time.monotonic(), headers, size))
             self.raw_bodies.append(body)
@@ -219,9 +231,7 @@ class LitefuseReceiver:
             return
         request = ExportTraceServiceRequest()
         request.ParseFromString(body)
-        with self._lock:
-            self.view.add_otlp(request)
-        self._log(handler.path, 200, headers, body)
+        self._log(handler.path, 200, headers, body, lambda: self.view.add_otlp(request))
         self._reply(handler, 200, b"{}")
 
     def _legacy(
@@ -241,10 +251,12 @@ class LitefuseReceiver:
             )
         failed = {e["id"] for e in answer.get("errors", [])}
         accepted = [e for e in batch if e["id"] not in failed]
-        with self._lock:
+
+        def accept() -> None:
             self.legacy_events.extend(accepted)
             self.view.add_legacy(accepted)
-        self._log(handler.path, status, headers, body)
+
+        self._log(handler.path, status, headers, body, accept)
         self._reply(handler, status, json.dumps(answer).encode())
 
 
