@@ -93,7 +93,19 @@ def assistant_message(
     redacted: list[Message] | None = None,
 ) -> Message:
     """OpenAI's assistant message; ``content`` is None only when tool calls stand in for text."""
-    message: Message = {"role": "assistant", "content": text or (None if tool_calls else "")}
+    return chat_message("assistant", text, tool_calls, thoughts, redacted)
+
+
+def chat_message(
+    role: Any,
+    content: Any,
+    tool_calls: list[Message] | None = None,
+    thoughts: list[Message] | None = None,
+    redacted: list[Message] | None = None,
+) -> Message:
+    """One OpenAI chat message of any role (as the request gave it), with the reasoning kept
+    apart from the content."""
+    message: Message = {"role": role, "content": content or (None if tool_calls else "")}
     if tool_calls:
         message["tool_calls"] = tool_calls
     if thoughts:

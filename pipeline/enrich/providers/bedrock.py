@@ -20,6 +20,7 @@ from pipeline.enrich.messages import (
     Message,
     assistant_message,
     chat_input,
+    chat_message,
     has_media,
     joined,
     json_text,
@@ -183,15 +184,7 @@ def _converse_message(message: Any) -> list[Any]:
             parts.append(block)
     converted: list[Any] = list(results)
     if parts or calls or thoughts or redacted or not results:
-        turn: Message = {"role": role, "content": joined(parts) if parts else ""}
-        if calls:
-            turn["content"] = turn["content"] or None
-            turn["tool_calls"] = calls
-        if thoughts:
-            turn["thinking"] = thoughts
-        if redacted:
-            turn["redacted_thinking"] = redacted
-        converted.append(turn)
+        converted.append(chat_message(role, joined(parts), calls, thoughts, redacted))
     return converted
 
 
