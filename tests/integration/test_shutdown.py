@@ -49,6 +49,7 @@ def test_a_stop_during_a_litefuse_outage_is_prompt_and_the_next_owner_delivers_e
     code = worker.stop(sig, timeout=60)
     took = time.monotonic() - started
     log = worker.log()
+    print(f"FIGURES stop during an outage: {sig.name} exit {code} after {took:.1f} s")
     assert code == 0 and took <= STOP_SECONDS, f"exit {code} after {took:.1f} s\n{log[-3000:]}"
     assert "Traceback" not in log
     assert "left for the next owner" in log  # and how many: the operator knows
