@@ -222,6 +222,21 @@ class BatchingConsumer(aiokafka_driver.Consumer):
     def _new_consumer_thread(self) -> aiokafka_driver.AIOKafkaConsumerThread:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
+    def pending(self, tp: TP) -> str:
+        """What holds ``tp``'s commits, for a stall's log line: the batches yielded and not yet
+        committed, the first of them, and where commits follow on from."""
+        batches = self._yielded.get(tp) or ()
+        acked = sum(1 for batch in batches if batch.acked)
+        text = f"{len(batches)} batches uncommitted ({acked} acknowledged)"
+        if batches:
+            first = batches[0]
+            text += (
+                f", the first {first.first_offset}-{first.offset} (follows {first.follows}, "
+                f"acknowledged {first.acked}, generation {first.generation_id} of "
+                f"{self.app.consumer_generation_id})"
+            )
+        return f"{text}; base {self._base.get(tp)}, position {self._position.get(tp)}"
+
     def _batching(self) -> tuple[frozenset[str], int]:
         app = self.app
         if isinstance(app, PipelineApp):

@@ -102,7 +102,7 @@ class PartitionWatch:
         }
         log.warning(
             "%s[%d] stalled at offset %s with %d records uncommitted (last fetched: %s; "
-            "%s); re-reading from the committed offset (already delivered traces are "
+            "%s; %s); re-reading from the committed offset (already delivered traces are "
             "skipped by the de-duplication window)",
             topic,
             partition,
@@ -110,6 +110,7 @@ class PartitionWatch:
             state.highwater - (state.committed or 0),
             state.fetched,
             ", ".join(f"{name}={value}" for name, value in flags.items()),
+            consumer.pending(tp) if hasattr(consumer, "pending") else "-",
             extra={"topic": topic, "partition": partition},
         )
         metrics.partition_rereads.labels(topic).inc()

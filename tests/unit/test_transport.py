@@ -359,6 +359,22 @@ def test_a_batch_message_carries_its_records_and_the_last_offset() -> None:
     assert batch.generation_id == 3 and batch.tp == PARTITION
 
 
+def test_a_stall_line_names_the_unacknowledged_batch_that_holds_the_commits() -> None:
+    consumer = _consumer(committed=None, max_records=100)
+    first, second, _ = _fetch(consumer, (0, 299))
+    second.acked = True
+    assert _commit(consumer) is None  # the first batch holds every commit after it
+    assert consumer.pending(PARTITION) == (
+        "3 batches uncommitted (1 acknowledged), the first 0-99 (follows 0, acknowledged "
+        f"False, generation {first.generation_id} of {consumer.app.consumer_generation_id}); "
+        "base None, position 300"
+    )
+    first.acked = True
+    _fetch(consumer, (300, 399))[0].acked = True  # after the third: still held by it
+    assert _commit(consumer) == 200
+    assert consumer.pending(PARTITION).startswith("2 batches uncommitted (1 acknowledged)")
+
+
 def test_a_seek_runs_in_the_consumer_thread() -> None:
     """aiokafka's fetcher is not thread-safe: faust's seek from the app's thread once deleted
     fetched records the consumer thread was draining (KeyError, the worker crashed)."""
