@@ -80,42 +80,33 @@ def plot_enrich_sizes(results: Sequence[EnrichBenchResult], path: Path) -> Figur
     )
     figure, (rate, cost) = _figure(title, 2)
     floor_rate = [1e6 / r.floor_us_per_record if r.floor_us_per_record else 0.0 for r in ordered]
-    series = (
-        ("ceiling: orjson.loads of each record", [r.ceiling_records_per_s for r in ordered]),
-        ("floor: the JSON work any enricher does", floor_rate),
-        ("enrich stage (run_stage)", [r.enrich_records_per_s for r in ordered]),
-    )
-    for (label, values), style in zip(series, _STYLES, strict=True):
-        rate.plot(kb, values, label=label, **style)
-    # the target follows the ceiling: a dotted line through a dash at each size (one size: a dash)
-    rate.plot(
+    _log_panel(
+        rate,
         kb,
-        [r.target_records_per_s for r in ordered],
-        **_TARGET,
-        **_TARGET_MARK,
-        label=f"target: ≥ {ENRICH_RATIO_TARGET:g} {TIMES} ceiling",
+        (
+            ("ceiling: orjson.loads of each record", [r.ceiling_records_per_s for r in ordered]),
+            ("floor: the JSON work any enricher does", floor_rate),
+            ("enrich stage (run_stage)", [r.enrich_records_per_s for r in ordered]),
+        ),
+        (
+            [r.target_records_per_s for r in ordered],
+            f"target: ≥ {ENRICH_RATIO_TARGET:g} {TIMES} ceiling",
+        ),
+        ylabel="records/s",
+        title="throughput",
     )
-    rate.set_yscale("log")
-    rate.set_ylabel("records/s")
-    rate.set_title("throughput")
-
-    per_record = (
-        ("ceiling", [r.ceiling_us_per_record for r in ordered]),
-        ("floor", [r.floor_us_per_record for r in ordered]),
-        ("enrich stage", [r.enrich_us_per_record for r in ordered]),
-    )
-    for (label, values), style in zip(per_record, _STYLES, strict=True):
-        cost.plot(kb, values, label=label, **style)
-    cost.plot(
+    _log_panel(
+        cost,
         kb,
-        [r.target_us_per_record for r in ordered],
-        **_TARGET,
-        **_TARGET_MARK,
-        label=f"target: ≤ ceiling ÷ {ENRICH_RATIO_TARGET:g}",
+        (
+            ("ceiling", [r.ceiling_us_per_record for r in ordered]),
+            ("floor", [r.floor_us_per_record for r in ordered]),
+            ("enrich stage", [r.enrich_us_per_record for r in ordered]),
+        ),
+        ([r.target_us_per_record for r in ordered], f"target: ≤ ceiling ÷ {ENRICH_RATIO_TARGET:g}"),
+        ylabel="µs per record (wall clock of one thread)",
+        title="time per record",
     )
-    cost.set_yscale("log")
-    cost.set_ylabel("µs per record (wall clock of one thread)")
-    cost.set_title("time per record")
 
     ticks = [f"{k:.1f}\n{TIMES}{r.size_scale:g}" for k, r in zip(kb, ordered, strict=True)]
     for axes in (rate, cost):
@@ -315,6 +306,26 @@ def _run_label(run: E2EResult, *, several: bool) -> str:
         return f"{len(run.latencies_ms):,} traces at {rate}: {quantiles}"
     workers = f"{run.workers} worker{'s' if run.workers != 1 else ''}"
     return f"{workers}, {run.partitions} part., {rate}: {quantiles}"
+
+
+def _log_panel(
+    axes: Axes,
+    x: Sequence[float],
+    series: Sequence[tuple[str, Sequence[float]]],
+    target: tuple[Sequence[float], str],
+    *,
+    ylabel: str,
+    title: str,
+) -> None:
+    """Ceiling, floor and enrich in their styles on a log y axis, and the target, which follows
+    the ceiling: a dotted line through a dash at each size (one size: a dash)."""
+    for (label, values), style in zip(series, _STYLES, strict=True):
+        axes.plot(x, values, label=label, **style)
+    values, label = target
+    axes.plot(x, values, **_TARGET, **_TARGET_MARK, label=label)
+    axes.set_yscale("log")
+    axes.set_ylabel(ylabel)
+    axes.set_title(title)
 
 
 def _figure(title: str, panels: int) -> tuple[Figure, list[Axes]]:
