@@ -26,6 +26,18 @@ def kong_record(index: int, **overrides: Any) -> dict[str, Any]:
     return record
 
 
+def with_changes(record: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    """``record`` with ``request__size=value``-style changes made in place (missing parent
+    objects created), returned for use in one expression."""
+    for dotted, value in changes.items():
+        *parents, last = dotted.split("__")
+        target = record
+        for part in parents:
+            target = target.setdefault(part, {})
+        target[last] = value
+    return record
+
+
 def kong_values(count: int, start: int = 0) -> list[bytes]:
     return [json.dumps(kong_record(start + i)).encode() for i in range(count)]
 

@@ -10,6 +10,7 @@ import pytest
 from pipeline.contracts import CONTRACTS, render, write_schemas
 from pipeline.kong import RecordError, parse_records
 from tests.conftest import EXAMPLES
+from tests.factories import with_changes
 
 
 def test_schema_files_match_the_models() -> None:
@@ -43,13 +44,7 @@ def test_malformed_example_is_rejected() -> None:
 
 def _chat_record(**changes: object) -> bytes:
     record = json.loads((EXAMPLES / "01-openai-chat.json").read_text())
-    for dotted, value in changes.items():
-        target = record
-        *parents, last = dotted.split("__")
-        for part in parents:
-            target = target[part]
-        target[last] = value
-    return json.dumps(record).encode()
+    return json.dumps(with_changes(record, **changes)).encode()
 
 
 def test_unknown_sizes_and_statuses_are_unknown_not_dead_letters() -> None:

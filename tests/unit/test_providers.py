@@ -18,6 +18,7 @@ from pipeline.kong import parse_records
 from pipeline.kong.record import KongRecord, parse_record
 from pipeline.settings import SettingsError, load_settings
 from pipeline.trace import Trace
+from tests.factories import with_changes
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "kong"
 
@@ -27,14 +28,7 @@ def _record(name: str) -> KongRecord:
 
 
 def _with(record: KongRecord, **changes: object) -> KongRecord:
-    data = msgspec.to_builtins(record)
-    for dotted, value in changes.items():
-        target = data
-        *parents, last = dotted.split("__")
-        for part in parents:
-            target = target.setdefault(part, {})
-        target[last] = value
-    return parse_record(data)
+    return parse_record(with_changes(msgspec.to_builtins(record), **changes))
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,7 @@ import pytest
 from pipeline.bench.mix import generate
 from pipeline.kong import record as module
 from pipeline.kong.record import NOT_KONG, KongRecord, RecordError, parse_records
+from tests.factories import with_changes
 from tests.integration.test_hostile_records import hostile_values
 from tests.unit.test_enrich_golden import inputs
 
@@ -26,15 +27,8 @@ BIG = 2**64 + 1  # orjson reads it as a float: 18446744073709551616.0
 
 
 def _value(**changes: Any) -> bytes:
-    """The chat fixture with ``a.b=value`` changes, as JSON that may hold any integer."""
-    record = copy.deepcopy(CHAT)
-    for dotted, value in changes.items():
-        *parents, last = dotted.split("__")
-        target = record
-        for part in parents:
-            target = target.setdefault(part, {})
-        target[last] = value
-    return json.dumps(record).encode()
+    """The chat fixture with ``a__b=value`` changes, as JSON that may hold any integer."""
+    return json.dumps(with_changes(copy.deepcopy(CHAT), **changes)).encode()
 
 
 def _outcome(parse: Any, value: bytes | str) -> list[KongRecord] | str:
